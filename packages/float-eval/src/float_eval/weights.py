@@ -1,0 +1,203 @@
+"""The manifest of every weight file the suite reads, and where it looks for them.
+
+Nothing is ever downloaded: files are read from a local folder given by ``--weights-dir`` or the
+``FLOAT_EVAL_WEIGHTS`` environment variable (default ``~/.cache/float-eval``). A missing or wrong file raises
+:class:`WeightsError` naming the file, its source and the folder to put it in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "MANIFEST",
+    "WEIGHTS_ENV",
+    "WeightFile",
+    "WeightStatus",
+    "WeightsError",
+    "check_weights",
+    "file_sha256",
+    "manifest_entry",
+    "resolve_weight",
+    "weights_dir",
+]
+
+WEIGHTS_ENV = "FLOAT_EVAL_WEIGHTS"
+DEFAULT_DIR = Path("~/.cache/float-eval")
+
+
+class WeightFile(BaseModel):
+    """One file the suite needs.
+
+    ``sha256`` is the full digest when it is pinned; ``sha256_prefix`` the leading hex digits published in the
+    file name (torch-hub convention) when only those are known. With neither, the check reports the digest it
+    computed so that the report can record exactly which file was used.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    metrics: tuple[str, ...]
+    url: str
+    licence: str
+    sha256: str | None = None
+    sha256_prefix: str | None = None
+    size: int | None = None
+    note: str = ""
+
+
+MANIFEST: tuple[WeightFile, ...] = (
+    WeightFile(
+        name="pt_inception-2015-12-05-6726825d.pth",
+        metrics=("fid",),
+        url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
+        licence="Apache-2.0 (pytorch-fid port of the TF Inception FID graph)",
+        sha256_prefix="6726825d",
+        note="pytorch-fid 0.3.0 FID Inception (pool3, 2048-d)",
+    ),
+    WeightFile(
+        name="i3d_torchscript.pt",
+        metrics=("fvd",),
+        url="https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt",
+        licence="Apache-2.0 (tf.hub i3d-kinetics-400, TorchScript port used by StyleGAN-V)",
+        note="StyleGAN-V fvd2048_16f detector, 400-d features",
+    ),
+    WeightFile(
+        name="syncnet_v2.model",
+        metrics=("lse",),
+        url="http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model",
+        licence="MIT (joonson/syncnet_python); check the VGG site's terms",
+        note="SyncNet v2 'S' state dict",
+    ),
+    WeightFile(
+        name="w600k_r50.onnx",
+        metrics=("csim",),
+        url="https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip",
+        licence="non-commercial research only (insightface model pack buffalo_l)",
+        note="ArcFace R50 (WebFace600K), 112x112 input, 512-d output; unzip buffalo_l.zip",
+    ),
+    WeightFile(
+        name="det_10g.onnx",
+        metrics=("csim", "efid", "pfid", "lse"),
+        url="https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip",
+        licence="non-commercial research only (insightface model pack buffalo_l)",
+        note="SCRFD-10G face detector with 5 keypoints; unzip buffalo_l.zip",
+    ),
+    WeightFile(
+        name="epoch_20.pth",
+        metrics=("efid", "pfid"),
+        url="https://drive.google.com/drive/folders/1liaIxn9smpudjjqMaWWRpP0mXRW_qRPP",
+        licence="MIT code (sicxu/Deep3DFaceRecon_pytorch); model derived from BFM09 (Basel licence terms)",
+        note="Deep3DFaceRecon ResNet-50 regressor, checkpoint dict with key 'net_recon' (257 coefficients)",
+    ),
+    WeightFile(
+        name="similarity_Lm3D_all.mat",
+        metrics=("efid", "pfid"),
+        url="https://github.com/sicxu/Deep3DFaceRecon_pytorch (BFM/similarity_Lm3D_all.mat)",
+        licence="MIT (Deep3DFaceRecon_pytorch repository)",
+        note="68 standard 3D landmarks used by Deep3DFaceRecon's align_img",
+    ),
+)
+
+
+class WeightsError(FileNotFoundError):
+    """A weight file is missing or is not the expected file."""
+
+
+def weights_dir(path: str | Path | None = None) -> Path:
+    """The weights folder: ``path``, else ``$FLOAT_EVAL_WEIGHTS``, else ``~/.cache/float-eval``."""
+    if path is not None:
+        return Path(path).expanduser()
+    env = os.environ.get(WEIGHTS_ENV)
+    return Path(env).expanduser() if env else DEFAULT_DIR.expanduser()
+
+
+def manifest_entry(name: str) -> WeightFile:
+    """The manifest row of file ``name``."""
+    for entry in MANIFEST:
+        if entry.name == name:
+            return entry
+    raise KeyError(
+        f"{name!r} is not in the float-eval weights manifest ({', '.join(e.name for e in MANIFEST)})"
+    )
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class WeightStatus(BaseModel):
+    """Result of checking one manifest file in a folder."""
+
+    name: str
+    path: str
+    present: bool
+    ok: bool
+    sha256: str | None = None
+    size: int | None = None
+    message: str
+
+
+def _check(entry: WeightFile, folder: Path) -> WeightStatus:
+    path = folder / entry.name
+    if not path.is_file():
+        return WeightStatus(
+            name=entry.name,
+            path=str(path),
+            present=False,
+            ok=False,
+            message=f"missing: download it from {entry.url} and put it at {path}",
+        )
+    size = path.stat().st_size
+    digest = file_sha256(path)
+    problems = []
+    if entry.size is not None and size != entry.size:
+        problems.append(f"size {size} != expected {entry.size}")
+    if entry.sha256 is not None and digest != entry.sha256:
+        problems.append(f"sha256 {digest} != expected {entry.sha256}")
+    if entry.sha256_prefix is not None and not digest.startswith(entry.sha256_prefix):
+        problems.append(f"sha256 {digest[:16]}... does not start with {entry.sha256_prefix}")
+    if problems:
+        message = f"wrong file ({'; '.join(problems)}): replace it with the one from {entry.url}"
+        return WeightStatus(
+            name=entry.name, path=str(path), present=True, ok=False, sha256=digest, size=size, message=message
+        )
+    pinned = entry.sha256 is not None or entry.sha256_prefix is not None
+    message = "ok" if pinned else "present (sha256 not pinned in the manifest; recorded in reports)"
+    return WeightStatus(
+        name=entry.name, path=str(path), present=True, ok=True, sha256=digest, size=size, message=message
+    )
+
+
+def check_weights(folder: str | Path | None = None, names: list[str] | None = None) -> list[WeightStatus]:
+    """Check every manifest file (or only ``names``) in ``folder``; never raises for missing files."""
+    root = weights_dir(folder)
+    entries = MANIFEST if names is None else tuple(manifest_entry(n) for n in names)
+    return [_check(entry, root) for entry in entries]
+
+
+def resolve_weight(name: str, folder: str | Path | None = None) -> tuple[Path, str]:
+    """Path and sha256 of manifest file ``name`` in the weights folder, after checking it.
+
+    Raises:
+        WeightsError: the file is missing or does not match the manifest; the message says where it comes
+            from and where to put it (``--weights-dir`` or ``$FLOAT_EVAL_WEIGHTS``).
+    """
+    entry = manifest_entry(name)
+    status = _check(entry, weights_dir(folder))
+    if not status.ok:
+        raise WeightsError(
+            f"weight file {name} ({entry.note}; licence: {entry.licence}) is {status.message}. "
+            f"Point --weights-dir or ${WEIGHTS_ENV} at the folder holding it."
+        )
+    assert status.sha256 is not None
+    return Path(status.path), status.sha256

@@ -1,0 +1,252 @@
+"""`evaluate` on folders of tiny videos with stand-in networks: pairing, formats, problems, reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy.io import wavfile
+
+from float_eval import (
+    ARCFACE_TEMPLATE,
+    ClipSampling,
+    Components,
+    EvalConfig,
+    Face,
+    evaluate,
+    read_audio,
+    read_video,
+)
+
+
+def _write_mp4(path: Path, frames: np.ndarray, fps: int) -> None:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def _frames(n: int, seed: int, dark: tuple[int, ...] = ()) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = rng.integers(60, 200, (1, 32, 32, 3))
+    frames = np.clip(base + rng.integers(-30, 30, (n, 32, 32, 3)), 0, 255).astype(np.uint8)
+    frames[list(dark)] = 0
+    return frames
+
+
+class _Detector:
+    name = "stand-in"
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        if image.mean() < 10:
+            return []
+        h, w = image.shape[:2]
+        return [
+            Face(np.array([4.0, 4.0, w - 4.0, h - 4.0]), 1.0, ARCFACE_TEMPLATE * np.array([w / 112, h / 112]))
+        ]
+
+
+class _Sync(torch.nn.Module):
+    def forward_lip(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, 2].mean(dim=(1, 2, 3))[:, None] / 255.0
+
+    def forward_aud(self, x: torch.Tensor) -> torch.Tensor:
+        return (x[:, 0, 0, 8:12].mean(dim=1) > 0).float()[:, None]
+
+
+class _I3D(torch.nn.Module):
+    def forward(
+        self, x: torch.Tensor, rescale: bool = False, resize: bool = False, return_features: bool = False
+    ):
+        return x.float().mean(dim=(3, 4)).flatten(1)[:, :6] / 255.0
+
+
+class _Pool(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [
+            torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3)), x.amax(dim=(2, 3)), x.amin(dim=(2, 3))], 1)[
+                ..., None, None
+            ]
+        ]
+
+
+def _lm3d() -> np.ndarray:
+    # 3D landmarks whose POS fit to the 32x32 frames' keypoints gives a ~224-pixel aligned frame.
+    pts = ARCFACE_TEMPLATE * (32 / 112)
+    pts = (pts - pts.mean(0)) / 14.0
+    return np.c_[pts[:, 0], -pts[:, 1], np.linspace(-0.1, 0.1, 5)]
+
+
+def _components() -> Components:
+    torch.manual_seed(0)
+    recon = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(), torch.nn.Linear(48, 257))
+    return Components(
+        fid_network=_Pool(),
+        i3d=_I3D(),
+        syncnet=_Sync(),
+        arcface=lambda f: f.mean(dim=2).flatten(1),
+        detector=_Detector(),
+        recon_net=recon,
+        lm3d=_lm3d(),
+        random_weights=True,
+        fid_feature_dim=12,
+        fvd_feature_dim=6,
+    )
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> tuple[Path, Path, Path]:
+    gen, ref, src = tmp_path / "gen", tmp_path / "ref", tmp_path / "src"
+    for d in (gen, ref, src):
+        d.mkdir()
+    _write_mp4(gen / "a.mp4", _frames(40, 1), 25)
+    _write_mp4(ref / "a.mp4", _frames(40, 2), 25)
+    (gen / "b").mkdir()  # a frame folder: 12 frames (too short for FVD), 2 without a face
+    for i, f in enumerate(_frames(12, 3, dark=(4, 5))):
+        Image.fromarray(f).save(gen / "b" / f"{i:04d}.png")
+    _write_mp4(ref / "b.mp4", _frames(40, 4), 25)
+    _write_mp4(gen / "c.mp4", _frames(36, 5), 30)
+    _write_mp4(ref / "c.mp4", _frames(30, 6), 25)
+    _write_mp4(ref / "d.mp4", _frames(20, 7), 25)
+    Image.fromarray(_frames(1, 1)[0]).save(src / "a.png")
+    rng = np.random.default_rng(0)
+    for name in "abc":
+        wavfile.write(src / f"{name}.wav", 16000, (rng.normal(size=16000 * 2) * 3000).astype(np.int16))
+    return gen, ref, src
+
+
+def test_evaluate_reports_every_video_problem_and_setting(
+    folders: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    gen, ref, src = folders
+    assert read_video(gen / "c.mp4").fps == pytest.approx(30)
+    assert read_video(gen / "b").fps_assumed
+    assert read_audio(src / "a.wav").shape == (32000,)
+    config = EvalConfig(
+        generated=gen,
+        reference=ref,
+        sources=src,
+        fvd=ClipSampling(min_clips=2, clip_hop=8),
+        lse_min_track=5,
+        device="cpu",
+    )
+    report = evaluate(config, _components(), progress=False)
+    by_name = {v.name: v for v in report.per_video}
+    assert set(by_name) == {"a", "b", "c", "d"}
+    assert by_name["d"].problems == ["no generated video of this name"]
+    assert any("shorter than 16" in p for p in by_name["b"].problems)
+    assert by_name["b"].frames_without_face["csim"] == 2 and by_name["b"].frames_without_face["lse"] == 2
+    assert any("frame rates differ: generated 30 fps, reference 25 fps" in p for p in by_name["c"].problems)
+    assert by_name["c"].frames_generated == 30  # 36 frames at 30 fps -> 1.2 s at 25 fps
+    assert any("resampled from 30 to 25 fps" in n for n in by_name["c"].notes)
+    assert by_name["a"].fvd_clips_generated == 4 and by_name["a"].lse_d is not None
+    assert any(str(src / "a.png") in n for n in by_name["a"].notes)
+    counts = report.problem_counts
+    assert counts["unpaired reference"] == 1 and counts["too short for fvd"] == 1
+    assert counts["mismatched frame rate"] == 1 and counts["frames without face (csim)"] == 2
+    for key in ("fid", "fvd", "csim", "efid", "pfid", "lse_d", "lse_c"):
+        assert report.aggregate[key] is not None and np.isfinite(report.aggregate[key])
+    assert report.settings["fvd"]["clip_length"] == 16 and report.settings["lse"]["vshift"] == 15
+    out = tmp_path / "report.json"
+    report.write_json(out)
+    report.write_markdown(tmp_path / "report.md", with_paper=True)
+    data = json.loads(out.read_text())
+    assert data["random_weights"] is True and data["settings"]["run"]["metrics"][0] == "fid"
+    md = (tmp_path / "report.md").read_text()
+    assert "NOT metrics" in md and "FLOAT (paper, Table 1, HDTF) | 21.100 | 162.052" in md
+
+
+def test_config_rejects_unknown_metric(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown metric"):
+        EvalConfig(generated=tmp_path, reference=tmp_path, metrics=["fid", "psnr"])
+
+
+def _scrfd_standin_onnx(path: Path, size: int = 640) -> None:
+    """An ONNX model with SCRFD's 9 outputs that always reports one face covering most of the frame."""
+    outs = []
+    for stride in (8, 16, 32):
+        outs.append(torch.zeros((size // stride) ** 2 * 2, 1))
+    outs += [torch.zeros((size // s) ** 2 * 2, 4) for s in (8, 16, 32)]
+    outs += [torch.zeros((size // s) ** 2 * 2, 10) for s in (8, 16, 32)]
+    idx = (40 * (size // 8) + 40) * 2  # stride 8, cell (40, 40): centre (320, 320)
+    outs[0][idx] = 0.95
+    outs[3][idx] = 280 / 8
+    outs[6][idx] = torch.from_numpy((ARCFACE_TEMPLATE * size / 112 - 320).reshape(-1) / 8).float()
+
+    class StandIn(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            zero = x.mean() * 0
+            return tuple(o + zero for o in outs)
+
+    torch.onnx.export(StandIn(), (torch.zeros(1, 3, size, size),), str(path), dynamo=False)
+
+
+@pytest.mark.slow
+def test_cli_run_loads_weight_files_and_writes_reports(
+    folders: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """`float-eval run --metrics csim,lse` from a weights folder of random or stand-in files, real formats."""
+    from typer.testing import CliRunner
+
+    from float_eval import SyncNet, file_sha256
+    from float_eval.cli import app
+
+    gen, ref, src = folders
+    wdir = tmp_path / "weights"
+    wdir.mkdir()
+    torch.manual_seed(0)
+    torch.save(SyncNet().state_dict(), wdir / "syncnet_v2.model")
+    _scrfd_standin_onnx(wdir / "det_10g.onnx")
+    arc = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 8, stride=8), torch.nn.Flatten(), torch.nn.Linear(4 * 14 * 14, 8)
+    )
+    torch.onnx.export(
+        arc.eval(),
+        (torch.zeros(1, 3, 112, 112),),
+        str(wdir / "w600k_r50.onnx"),
+        dynamic_axes={"input": {0: "n"}},
+        input_names=["input"],
+        dynamo=False,
+    )
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--generated",
+            str(gen),
+            "--reference",
+            str(ref),
+            "--sources",
+            str(src),
+            "--metrics",
+            "csim,lse",
+            "--weights-dir",
+            str(wdir),
+            "--out",
+            str(out),
+            "--lse-min-track",
+            "5",
+            "--device",
+            "cpu",
+            "--paper",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["settings"]["weights_sha256"] == {
+        name: file_sha256(wdir / name) for name in ("det_10g.onnx", "w600k_r50.onnx", "syncnet_v2.model")
+    }
+    by_name = {v["name"]: v for v in data["per_video"]}
+    assert by_name["a"]["lse_d"] is not None and by_name["a"]["csim"] is not None
+    assert data["settings"]["lse"]["face_detector"] == "scrfd"
+    assert "FLOAT (paper" in out.with_suffix(".md").read_text()
