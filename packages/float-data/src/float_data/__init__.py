@@ -1,0 +1,83 @@
+"""float-data: raw talking-head videos -> 25 fps / 16 kHz face-cropped datasets for both FLOAT stages.
+
+Public API (shapes in each docstring): decoding (:func:`iter_video_frames`, :func:`read_video`,
+:func:`read_audio`, :func:`align_audio`, :func:`probe_video`), faces (:class:`FaceDetector` and three
+detectors, :func:`detect_faces`, :func:`crop_box_from_face`, :func:`crop_face`, :func:`paste_back`,
+:func:`crop_track`), landmarks (:func:`mouth_aperture`, :func:`component_boxes`), preparation
+(:class:`PrepareConfig`, :func:`prepare_dataset`, :class:`PreparedDataset`) and training views
+(:class:`AutoEncoderPairs`, :class:`AutoEncoderPairStream`, :func:`build_motion_cache`,
+:class:`MotionWindows`, :class:`MotionWindowStream`).
+"""
+
+from float_data.config import PrepareConfig
+from float_data.crop import CropBox, crop_box_from_face, crop_face, paste_back, to_model_tensor
+from float_data.detectors import (
+    DlibDetector,
+    FaceAlignmentDetector,
+    FaceDetection,
+    FaceDetector,
+    detect_faces,
+    make_detector,
+)
+from float_data.errors import FailureReason, VideoError
+from float_data.landmarks import component_boxes, mouth_aperture
+from float_data.manifest import Failure, ManifestEntry, read_failures, read_manifest
+from float_data.motion import MotionWindows, MotionWindowStream, build_motion_cache
+from float_data.pairs import AutoEncoderPairs, AutoEncoderPairStream, PairSampling
+from float_data.prepare import PrepareReport, prepare_dataset, scan_videos
+from float_data.prepared import PreparedDataset, decode_image
+from float_data.track import crop_track, smooth_boxes
+from float_data.video import (
+    AudioTrack,
+    VideoInfo,
+    align_audio,
+    iter_video_frames,
+    probe_video,
+    read_audio,
+    read_video,
+    resample_indices,
+)
+
+__all__ = [
+    "AudioTrack",
+    "AutoEncoderPairStream",
+    "AutoEncoderPairs",
+    "CropBox",
+    "DlibDetector",
+    "FaceAlignmentDetector",
+    "FaceDetection",
+    "FaceDetector",
+    "Failure",
+    "FailureReason",
+    "ManifestEntry",
+    "MotionWindowStream",
+    "MotionWindows",
+    "PairSampling",
+    "PrepareConfig",
+    "PrepareReport",
+    "PreparedDataset",
+    "VideoError",
+    "VideoInfo",
+    "align_audio",
+    "build_motion_cache",
+    "component_boxes",
+    "crop_box_from_face",
+    "crop_face",
+    "crop_track",
+    "decode_image",
+    "detect_faces",
+    "iter_video_frames",
+    "make_detector",
+    "mouth_aperture",
+    "paste_back",
+    "prepare_dataset",
+    "probe_video",
+    "read_audio",
+    "read_failures",
+    "read_manifest",
+    "read_video",
+    "resample_indices",
+    "scan_videos",
+    "smooth_boxes",
+    "to_model_tensor",
+]
