@@ -1,0 +1,108 @@
+"""Strict converter from the official FLOAT checkpoint's audio projection to :class:`AudioProjection`.
+
+The official ``float.pth`` (CC BY-NC(-ND), never shipped here) stores the projection as 4 tensors:
+``audio_encoder.audio_projection.0.weight`` [512, 9216], ``.0.bias`` [512] (the Linear) and ``.1.weight``
+[512], ``.1.bias`` [512] (the LayerNorm). A user may convert their own copy; the result keeps its licence.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from float_audio.projection import AudioProjection
+
+__all__ = [
+    "OFFICIAL_PROJECTION_PREFIX",
+    "OfficialWeightsLicenceWarning",
+    "convert_official_projection",
+    "projection_from_official",
+]
+
+OFFICIAL_PROJECTION_PREFIX = "audio_encoder.audio_projection."
+
+# official sub-key -> our parameter name
+_KEY_MAP = {
+    "0.weight": "linear.weight",
+    "0.bias": "linear.bias",
+    "1.weight": "norm.weight",
+    "1.bias": "norm.bias",
+}
+
+
+class OfficialWeightsLicenceWarning(UserWarning):
+    """Converted weights come from the official FLOAT release, licensed CC BY-NC(-ND): research use only."""
+
+
+def convert_official_projection(
+    state_dict: Mapping[str, torch.Tensor], *, in_dim: int = 9216, out_dim: int = 512
+) -> dict[str, torch.Tensor]:
+    """Map the 4 official ``audio_encoder.audio_projection.*`` tensors to :class:`AudioProjection` names.
+
+    Other top-level prefixes of the checkpoint (``fmt.``, ``motion_autoencoder.``) are ignored; under the
+    projection prefix every expected key must be present with its exact shape and no other key may appear.
+
+    Raises:
+        KeyError: missing or unexpected projection keys (all listed).
+        ValueError: a tensor has the wrong shape (all listed with expected and found shapes).
+    """
+    expected = {
+        "0.weight": (out_dim, in_dim),
+        "0.bias": (out_dim,),
+        "1.weight": (out_dim,),
+        "1.bias": (out_dim,),
+    }
+    found = {
+        key[len(OFFICIAL_PROJECTION_PREFIX) :]: value
+        for key, value in state_dict.items()
+        if key.startswith(OFFICIAL_PROJECTION_PREFIX)
+    }
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    if missing or unexpected:
+        raise KeyError(
+            f"official audio projection: missing {[OFFICIAL_PROJECTION_PREFIX + k for k in missing]}, "
+            f"unexpected {[OFFICIAL_PROJECTION_PREFIX + k for k in unexpected]}; pass the official float.pth "
+            "state dict (name -> tensor)"
+        )
+    wrong = [
+        f"{OFFICIAL_PROJECTION_PREFIX}{key}: expected {list(shape)}, found {list(found[key].shape)}"
+        for key, shape in expected.items()
+        if tuple(found[key].shape) != shape
+    ]
+    if wrong:
+        raise ValueError("official audio projection has wrong shapes: " + "; ".join(wrong))
+    return {_KEY_MAP[key]: found[key].detach().to(torch.float32).clone() for key in expected}
+
+
+def projection_from_official(
+    checkpoint: str | Path | Mapping[str, torch.Tensor], *, in_dim: int = 9216, out_dim: int = 512
+) -> AudioProjection:
+    """Build an :class:`AudioProjection` from an official ``float.pth`` path or its loaded state dict.
+
+    Emits :class:`OfficialWeightsLicenceWarning`: the weights are CC BY-NC(-ND), research use only.
+    """
+    if isinstance(checkpoint, str | Path):
+        path = Path(checkpoint)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"official checkpoint not found: {path}; pass the path of your own copy of float.pth"
+            )
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state_dict, Mapping):
+            raise ValueError(f"{path}: expected a name -> tensor dict, got {type(state_dict).__name__}")
+    else:
+        state_dict = checkpoint
+    converted = convert_official_projection(state_dict, in_dim=in_dim, out_dim=out_dim)
+    warnings.warn(
+        "the official FLOAT audio projection is licensed CC BY-NC(-ND) 4.0: research use only, do not "
+        "redistribute the converted weights",
+        OfficialWeightsLicenceWarning,
+        stacklevel=2,
+    )
+    projection = AudioProjection(in_dim=in_dim, out_dim=out_dim)
+    projection.load_state_dict(converted, strict=True)
+    return projection.eval()
