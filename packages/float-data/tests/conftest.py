@@ -185,3 +185,30 @@ def noise_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("noface") / "noise.png"
     Image.fromarray(small).resize((128, 128), Image.Resampling.BICUBIC).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def make_zero_frame_video(media_tools: None) -> Callable[[Path], Path]:
+    """``make_zero_frame_video(path)``: an AVI with a video stream that holds no frame (plus 1 s of audio)."""
+
+    def make(path: Path) -> Path:
+        _run_ffmpeg(
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=black:s=64x64:d=1",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=d=1",
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-frames:v",
+            "0",
+            str(path),
+        )
+        return path
+
+    return make

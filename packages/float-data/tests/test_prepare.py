@@ -57,7 +57,13 @@ EXPECTED_FAILURES = {
 
 @pytest.fixture(scope="module")
 def source_dir(
-    tmp_path_factory, make_clip, run_ffmpeg, carphone_mp4: Path, espeak_wav: Path, noise_png: Path
+    tmp_path_factory,
+    make_clip,
+    run_ffmpeg,
+    make_zero_frame_video,
+    carphone_mp4: Path,
+    espeak_wav: Path,
+    noise_png: Path,
 ):
     """Three speakers (astronaut clips, carphone with espeak-ng speech muxed in) plus five bad files."""
     root = tmp_path_factory.mktemp("videos")
@@ -86,23 +92,7 @@ def source_dir(
     (root / "bad" / "garbage.mkv").write_bytes(b"\x1a\x45\xdf\xa3" + os.urandom(3000))
     make_clip(root / "bad" / "noaudio.mp4", seconds=1.0, size=64, audio=None)
     make_clip(root / "bad" / "noface.mp4", seconds=1.0, size=64, image=noise_png)
-    run_ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        "color=c=black:s=64x64:d=1",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=d=1",
-        "-map",
-        "0:v",
-        "-map",
-        "1:a",
-        "-frames:v",
-        "0",
-        str(root / "bad" / "zero.avi"),
-    )
+    make_zero_frame_video(root / "bad" / "zero.avi")
     (root / "notes.txt").write_text("not a video")
     return root
 

@@ -184,7 +184,7 @@ def test_align_audio_cuts_to_frames() -> None:
 
 
 def test_bad_inputs_have_named_reasons(
-    run_ffmpeg, tmp_path: Path, speech_wav: Path, make_clip, carphone_mp4: Path
+    run_ffmpeg, make_zero_frame_video, tmp_path: Path, speech_wav: Path, make_clip, carphone_mp4: Path
 ) -> None:
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(np.random.default_rng(0).integers(0, 255, 5000, dtype=np.uint8).tobytes())
@@ -193,24 +193,7 @@ def test_bad_inputs_have_named_reasons(
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     audio_only = tmp_path / "audio_only.mp4"
     run_ffmpeg("-i", str(speech_wav), "-c:a", "aac", str(audio_only))
-    zero = tmp_path / "zero.avi"
-    run_ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        "color=c=black:s=64x64:d=1",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=d=1",
-        "-map",
-        "0:v",
-        "-map",
-        "1:a",
-        "-frames:v",
-        "0",
-        str(zero),
-    )
+    zero = make_zero_frame_video(tmp_path / "zero.avi")
     cases = [
         (garbage, read_video, FailureReason.UNREADABLE),
         (truncated, read_video, FailureReason.UNREADABLE),
