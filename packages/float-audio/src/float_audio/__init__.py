@@ -20,6 +20,7 @@ from float_audio.errors import (
 from float_audio.features import encode_audio
 from float_audio.frames import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME, num_frames, num_frames_for_samples
 from float_audio.io import SILENCE_THRESHOLD, LoadedAudio, audio_from_array, load_audio
+from float_audio.logmel import LogMelFrameEncoder, LogMelFrameEncoderConfig, mel_filterbank
 from float_audio.projection import AudioProjection
 from float_audio.protocol import AudioEncoder
 from float_audio.wav2vec import DEFAULT_BACKBONE, Wav2Vec2FrameEncoder, Wav2Vec2FrameEncoderConfig
@@ -40,6 +41,8 @@ __all__ = [
     "EmptyAudioError",
     "FeatureCache",
     "LoadedAudio",
+    "LogMelFrameEncoder",
+    "LogMelFrameEncoderConfig",
     "OfficialWeightsLicenceWarning",
     "SilentAudioError",
     "SilentAudioWarning",
@@ -52,6 +55,7 @@ __all__ = [
     "encode_in_chunks",
     "file_sha256",
     "load_audio",
+    "mel_filterbank",
     "num_frames",
     "num_frames_for_samples",
     "plan_chunks",

@@ -1,0 +1,309 @@
+"""The inference bundle: all that ``float-generate`` needs, in one folder that ``float-train export`` writes.
+
+Layout (every model is ``config.json`` + ``model.safetensors``)::
+
+    bundle.json                 BundleManifest: format, version, resolution, audio encoder, defaults, licence
+    README.md                   model card: what it was trained on, licence, limits
+    motion_ae/                  float_motion_ae.MotionAutoEncoder
+    flow/                       float_flow.FlowMatchingTransformer
+    audio_projection/           float_audio.AudioProjection (raw encoder features -> flow's audio width)
+    audio_backbone/             optional: a wav2vec2-style backbone stored inside the bundle
+
+The audio encoder itself is described in the manifest (a weight-free log-mel encoder, or a wav2vec2-style
+backbone given as a folder inside the bundle, a local path or a Hugging Face id), so large third-party
+backbones are referenced, not copied. Features flow as ``waveform -> encoder (raw) -> projection -> flow``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from float_audio import (
+    AudioProjection,
+    LogMelFrameEncoder,
+    LogMelFrameEncoderConfig,
+    Wav2Vec2FrameEncoder,
+)
+from float_emotion import PredictorSpec
+from float_flow import FlowMatchingTransformer
+from float_motion_ae import MotionAutoEncoder
+
+__all__ = [
+    "BACKBONE_FOLDER",
+    "BUNDLE_FORMAT",
+    "BUNDLE_VERSION",
+    "MANIFEST_NAME",
+    "AudioSpec",
+    "Bundle",
+    "BundleError",
+    "BundleManifest",
+    "GenerationDefaults",
+    "LogMelAudioSpec",
+    "Wav2Vec2AudioSpec",
+    "build_audio_encoder",
+    "default_bundle_path",
+    "load_bundle",
+    "read_manifest",
+    "save_bundle",
+]
+
+BUNDLE_FORMAT = "float-kit-bundle"
+BUNDLE_VERSION = 1
+MANIFEST_NAME = "bundle.json"
+_MODEL_FILES = ("config.json", "model.safetensors")
+_COMPONENTS = ("motion_ae", "flow", "audio_projection")
+BACKBONE_FOLDER = "audio_backbone"
+
+
+class BundleError(RuntimeError):
+    """A bundle folder is missing, incomplete or inconsistent; the message names the file and the fix."""
+
+
+class LogMelAudioSpec(BaseModel):
+    """Weight-free log-mel features (:class:`float_audio.LogMelFrameEncoder`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["logmel"] = "logmel"
+    settings: LogMelFrameEncoderConfig = Field(default_factory=LogMelFrameEncoderConfig)
+
+
+class Wav2Vec2AudioSpec(BaseModel):
+    """A wav2vec2-style backbone: ``audio_backbone`` in the bundle, a local folder, or a Hugging Face id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["wav2vec2"] = "wav2vec2"
+    backbone: str = Field(
+        "facebook/wav2vec2-base-960h",
+        description="folder relative to the bundle, absolute folder, or Hugging Face id",
+    )
+    layers: Literal["all", "last"] = "all"
+
+
+AudioSpec = Annotated[LogMelAudioSpec | Wav2Vec2AudioSpec, Field(discriminator="kind")]
+
+
+class GenerationDefaults(BaseModel):
+    """Sampling settings the bundle was validated with; every one can be overridden per call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int = Field(10, ge=1, description="ODE steps (function evaluations per window)")
+    method: Literal["euler", "midpoint"] = "euler"
+    audio_scale: float = Field(2.0, ge=0)
+    emotion_scale: float = Field(1.0, ge=0)
+    emotion: str = Field("neutral", description="--emotion when none is given: an emotion name or 'auto'")
+
+
+class BundleManifest(BaseModel):
+    """``bundle.json``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["float-kit-bundle"] = BUNDLE_FORMAT
+    version: Literal[1] = BUNDLE_VERSION
+    resolution: int = Field(gt=0, description="side of the square face crop the auto-encoder renders (px)")
+    audio: AudioSpec = Field(default_factory=LogMelAudioSpec)
+    emotion_predictor: PredictorSpec | None = Field(
+        None, description="float-emotion predictor used by --emotion auto (None: auto unavailable)"
+    )
+    defaults: GenerationDefaults = Field(default_factory=GenerationDefaults)
+    license: str = "apache-2.0"
+    description: str = ""
+
+
+@dataclass
+class Bundle:
+    """Loaded models of a bundle, ready for inference (eval mode, on one device and dtype)."""
+
+    path: Path
+    manifest: BundleManifest
+    motion_ae: MotionAutoEncoder
+    flow: FlowMatchingTransformer
+    audio_encoder: LogMelFrameEncoder | Wav2Vec2FrameEncoder
+    audio_projection: AudioProjection
+
+    @property
+    def resolution(self) -> int:
+        return self.manifest.resolution
+
+    @torch.no_grad()
+    def audio_features(self, waveform: torch.Tensor, num_frames: int | None = None) -> torch.Tensor:
+        """``[B, N]`` 16 kHz waveform -> ``[B, T, flow.dim_audio]`` projected features at 25 fps."""
+        raw = self.audio_encoder.encode(waveform, num_frames)
+        weight = self.audio_projection.linear.weight
+        return self.audio_projection(raw.to(weight.device, weight.dtype))
+
+
+def default_bundle_path() -> Path:
+    """The demo bundle shipped inside this package (``float_generate/bundles/demo``)."""
+    return Path(__file__).resolve().parent / "bundles" / "demo"
+
+
+def build_audio_encoder(
+    spec: LogMelAudioSpec | Wav2Vec2AudioSpec,
+    bundle_dir: Path | None = None,
+    *,
+    local_files_only: bool = True,
+) -> LogMelFrameEncoder | Wav2Vec2FrameEncoder:
+    """The raw (unprojected) encoder a manifest describes; a wav2vec2 ``backbone`` is resolved against the
+    bundle folder first, then as a local path or Hugging Face id."""
+    if isinstance(spec, LogMelAudioSpec):
+        return LogMelFrameEncoder(spec.settings)
+    backbone: str | Path = spec.backbone
+    if bundle_dir is not None and (bundle_dir / spec.backbone).is_dir():
+        backbone = bundle_dir / spec.backbone
+    return Wav2Vec2FrameEncoder.from_pretrained(
+        backbone, local_files_only=local_files_only, layers=spec.layers, project=False
+    )
+
+
+def _resolve(source: str | Path | None, local_files_only: bool) -> Path:
+    if source is None:
+        path = default_bundle_path()
+        if not (path / MANIFEST_NAME).is_file():
+            raise BundleError(
+                f"the embedded demo bundle is missing ({path / MANIFEST_NAME}); reinstall float-generate "
+                "or pass --checkpoint <bundle folder>"
+            )
+        return path
+    path = Path(source).expanduser()
+    if path.exists() or str(source).startswith((".", "/", "~")) or str(source).count("/") != 1:
+        if not path.is_dir():
+            raise BundleError(f"checkpoint {str(source)!r} is not a folder; pass a bundle folder or hub id")
+        return path
+    from huggingface_hub import snapshot_download  # hub ids only: keep the import off the local path
+
+    try:
+        return Path(snapshot_download(str(source), local_files_only=local_files_only))
+    except Exception as error:  # huggingface_hub raises several unrelated types here
+        raise BundleError(
+            f"checkpoint {str(source)!r} is neither a local folder nor a Hugging Face repo in the cache "
+            f"({type(error).__name__}); download it with `hf download {source}` or pass a folder"
+        ) from error
+
+
+def read_manifest(path: Path) -> BundleManifest:
+    """Parse and validate ``path/bundle.json``; errors name the file and the field."""
+    file = path / MANIFEST_NAME
+    if not file.is_file():
+        raise BundleError(
+            f"{path} is not a FLOAT-kit bundle: {MANIFEST_NAME} is missing (bundles are written by "
+            "`float-train export RUN_DIR OUT_DIR` or `float-convert-official`)"
+        )
+    try:
+        return BundleManifest.model_validate_json(file.read_text())
+    except (ValidationError, json.JSONDecodeError, ValueError) as error:
+        raise BundleError(f"{file} is not a valid bundle manifest: {error}") from error
+
+
+def _check_files(path: Path) -> None:
+    for component in _COMPONENTS:
+        for name in _MODEL_FILES:
+            if not (path / component / name).is_file():
+                raise BundleError(
+                    f"bundle {path} is incomplete: {component}/{name} is missing; re-export it with "
+                    "`float-train export` (or copy the whole folder again)"
+                )
+
+
+def load_bundle(
+    source: str | Path | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    local_files_only: bool = True,
+) -> Bundle:
+    """Load a bundle folder (``None``: the embedded demo bundle) or a Hugging Face id, in eval mode.
+
+    Raises:
+        BundleError: missing folder or file, bad manifest, or components that do not fit together.
+    """
+    path = _resolve(source, local_files_only)
+    manifest = read_manifest(path)
+    _check_files(path)
+    motion_ae = MotionAutoEncoder.from_pretrained(str(path / "motion_ae"))
+    flow = FlowMatchingTransformer.from_pretrained(str(path / "flow"))
+    projection = AudioProjection.from_pretrained(str(path / "audio_projection"))
+    encoder = build_audio_encoder(manifest.audio, path, local_files_only=local_files_only)
+    problems = []
+    if motion_ae.config.size != manifest.resolution:
+        problems.append(
+            f"motion_ae renders {motion_ae.config.size} px but bundle.json says {manifest.resolution}"
+        )
+    if flow.config.dim_motion != motion_ae.config.latent_dim:
+        problems.append(
+            f"flow.dim_motion={flow.config.dim_motion} != motion_ae.latent_dim={motion_ae.config.latent_dim}"
+        )
+    if flow.config.dim_audio != projection.out_dim:
+        problems.append(
+            f"flow.dim_audio={flow.config.dim_audio} != audio_projection.out_dim={projection.out_dim}"
+        )
+    if projection.in_dim != encoder.feature_dim:
+        problems.append(
+            f"audio_projection.in_dim={projection.in_dim} != audio encoder width {encoder.feature_dim}"
+        )
+    if problems:
+        raise BundleError(f"bundle {path} does not fit together: " + "; ".join(problems))
+    for module in (motion_ae, flow, projection):
+        module.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    encoder.to(device)
+    encoder.eval()
+    return Bundle(path, manifest, motion_ae, flow, encoder, projection)
+
+
+def save_bundle(
+    out_dir: str | Path,
+    *,
+    manifest: BundleManifest,
+    motion_ae: MotionAutoEncoder,
+    flow: FlowMatchingTransformer,
+    audio_projection: AudioProjection,
+    model_card: str,
+    audio_backbone: torch.nn.Module | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write a bundle atomically: everything goes to a temporary sibling folder renamed into place at the end,
+    so a crash never leaves a half-written bundle at ``out_dir``.
+
+    ``audio_backbone`` (a ``transformers`` model) is saved under ``audio_backbone/``; the manifest's
+    wav2vec2 ``backbone`` should then be ``"audio_backbone"``. Returns ``out_dir``.
+    """
+    out = Path(out_dir)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        motion_ae.save_pretrained(staging / "motion_ae")
+        flow.save_pretrained(staging / "flow")
+        audio_projection.save_pretrained(staging / "audio_projection")
+        if audio_backbone is not None:
+            audio_backbone.save_pretrained(staging / BACKBONE_FOLDER)  # type: ignore[operator]
+        for component in _COMPONENTS:  # the hub mixin also writes a README; the bundle has one card
+            (staging / component / "README.md").unlink(missing_ok=True)
+        (staging / "README.md").write_text(model_card)
+        (staging / MANIFEST_NAME).write_text(manifest.model_dump_json(indent=2) + "\n")
+        _check_files(staging)
+        if out.exists():
+            retired = out.with_name(f".{out.name}.old")
+            shutil.rmtree(retired, ignore_errors=True)
+            os.replace(out, retired)
+            os.replace(staging, out)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
