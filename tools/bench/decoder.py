@@ -28,6 +28,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from float_motion_ae import ALLOCATOR_SETTING, MotionAutoEncoder, tune_cpu_allocator
 from float_motion_ae.decoder import ModulatedConv2d, StyledConv, Synthesis, ToFlow, ToRGB
@@ -145,12 +146,15 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512, help="image side (default: the official 512)")
     parser.add_argument("--frames", type=int, default=3, help="timed calls per measurement (best of)")
     parser.add_argument("--batch", type=int, default=2, help="frames per call for our batched row")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--default-allocator", action="store_true", help="never tune glibc malloc")
     parser.add_argument(
         "--bf16", choices=["auto", "on", "off"], default="auto", help="auto: only on CPUs with native bf16"
     )
     args = parser.parse_args()
 
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = MotionAutoEncoder(size=args.size).eval()
     dec = model.dec
@@ -169,26 +173,41 @@ def main() -> None:
         def baseline() -> torch.Tensor:
             return baseline_decode(dec, latent, feats)
 
-        def ours() -> torch.Tensor:
-            return model.decode(enc.identity, motions[:1], feats)
+        def ours_with(kernels: str, batch: int = 1) -> Callable[[], torch.Tensor]:
+            def run() -> torch.Tensor:
+                model.set_decoder_kernels(kernels)  # type: ignore[arg-type]
+                return model.decode(enc.identity, motions[:batch], feats)
 
-        def ours_batch() -> torch.Tensor:
-            return model.decode(enc.identity, motions, feats)
+            return run
+
+        variants = [
+            ("ours, reference kernels, batch 1", "reference", ours_with("reference"), 1),
+            ("ours, fused (exact), batch 1", "fused", ours_with("fused"), 1),
+            ("ours, fused + Winograd (default)", "winograd", ours_with("winograd"), 1),
+            (
+                f"ours, default, batch {args.batch} (per frame)",
+                "batch",
+                ours_with("auto", args.batch),
+                args.batch,
+            ),
+        ]
 
         ref = baseline()
         scale = ref.abs().max().item()
-        err32 = (ours() - ref).abs().max().item()
-        err32b = (ours_batch()[:1] - ref).abs().max().item()
+        outputs = {key: fn()[:1] for _, key, fn, _ in variants}
         # Float64 "truth": the warps amplify float32 rounding, so also report each fp32 decoder's own error.
         dec64 = MotionAutoEncoder(size=args.size).eval()
         dec64.load_state_dict(model.state_dict())
         dec64 = dec64.double()
         truth = baseline_decode(dec64.dec, latent.double(), tuple(f.double() for f in feats)).float()
-        base_vs_truth = (ref - truth).abs().max().item()
-        ours_vs_truth = (ours() - truth).abs().max().item()
+        vs_truth = {"base": (ref - truth).abs().max().item()}
+        vs_truth.update({key: (out - truth).abs().max().item() for key, out in outputs.items()})
+        # The max is set by a few pixels where a warp lands near a feature edge; the mean shows the bulk.
+        mean_vs_truth = {"base": (ref - truth).abs().mean().item()}
+        mean_vs_truth.update({key: (out - truth).abs().mean().item() for key, out in outputs.items()})
         del dec64
 
-        rows: list[tuple[str, float, float]] = []
+        rows: list[tuple[str, float, float, float]] = []
         t_default = None
         if not args.default_allocator:
             # The official code runs with glibc defaults: time it that way first, then tune for the rest.
@@ -199,20 +218,23 @@ def main() -> None:
         print(f"allocator: {ALLOCATOR_SETTING if tuned else 'glibc defaults (not tuned)'}")
 
         # Interleave the measurements so that load from other processes hits every decoder alike.
-        for fn in (baseline, ours, ours_batch):
+        timed = [("base", baseline, 1)] + [(key, fn, n) for _, key, fn, n in variants]
+        for _, fn, _ in timed:
             fn()
-        samples: dict[str, list[float]] = {"base": [], "ours": [], "batch": []}
-        for _ in range(args.frames):
-            for key, fn, n in (("base", baseline, 1), ("ours", ours, 1), ("batch", ours_batch, args.batch)):
+        samples: dict[str, list[float]] = {key: [] for key, _, _ in timed}
+        for _ in tqdm(range(args.frames), desc="timing (interleaved)", leave=False):
+            for key, fn, n in timed:
                 start = time.perf_counter()
                 fn()
                 samples[key].append((time.perf_counter() - start) / n)
+        model.set_decoder_kernels("auto")
         t_base = min(samples["base"])
         if t_default is not None:
-            rows.append(("baseline, glibc default allocator", t_default, 0.0))
-        rows.append(("baseline (official-style, fp32, batch 1)", t_base, 0.0))
-        rows.append(("ours fp32, batch 1", min(samples["ours"]), err32))
-        rows.append((f"ours fp32, batch {args.batch} (per frame)", min(samples["batch"]), err32b))
+            rows.append(("baseline, glibc default allocator", t_default, 0.0, vs_truth["base"]))
+        rows.append(("baseline (official-style, fp32, batch 1)", t_base, 0.0, vs_truth["base"]))
+        for name, key, _, _ in variants:
+            err = (outputs[key] - ref).abs().max().item()
+            rows.append((name, min(samples[key]), err, vs_truth[key]))
 
         if run_bf16:
             dec16 = MotionAutoEncoder(size=args.size).eval()
@@ -223,17 +245,24 @@ def main() -> None:
             def ours16() -> torch.Tensor:
                 return dec16.decode(enc.identity.bfloat16(), motions[:1].bfloat16(), feats16)
 
-            err16 = (ours16().float() - ref).abs().max().item()
-            rows.append(("ours bf16, batch 1", time_per_frame(ours16, 1, args.frames), err16))
+            out16 = ours16().float()
+            err16 = (out16 - ref).abs().max().item()
+            rows.append(
+                (
+                    "ours bf16 (fused), batch 1",
+                    time_per_frame(ours16, 1, args.frames),
+                    err16,
+                    (out16 - truth).abs().max().item(),
+                )
+            )
 
-    print(f"output max |value| (baseline): {scale:.3f}")
-    print(
-        f"max |fp32 - fp64 reference|: baseline {base_vs_truth:.2e}, ours {ours_vs_truth:.2e} "
-        "(same weights and inputs, official-style graph in float64)"
-    )
-    print(f"{'decoder':<44}{'s/frame':>10}{'vs baseline':>13}{'max|diff| vs baseline':>24}")
-    for name, seconds, err in rows:
-        print(f"{name:<44}{seconds:>10.4f}{t_base / seconds:>12.2f}x{err:>24.2e}")
+    print(f"output max |value| (baseline): {scale:.3f}; fp64 = the official-style graph in float64")
+    header = f"{'decoder':<44}{'s/frame':>9}{'vs baseline':>13}{'max|diff| base':>16}{'max|diff| fp64':>16}"
+    print(header)
+    means = ", ".join(f"{key} {value:.1e}" for key, value in mean_vs_truth.items())
+    print(f"(mean |diff| vs fp64: {means})")
+    for name, seconds, err, err64 in rows:
+        print(f"{name:<44}{seconds:>9.4f}{t_base / seconds:>12.2f}x{err:>16.2e}{err64:>16.2e}")
     if not run_bf16:
         print(
             "bf16: skipped, this CPU has no native bf16 (no avx512_bf16/amx_bf16): oneDNN emulates it "

@@ -7,7 +7,10 @@ execution differs where it is faster and numerically equivalent:
   already runs near peak there, and the result is bit-identical alone or in a batch); on GPU a batch is one
   dense conv on modulated *activations* (``conv(x * s, W) * demod``), see ``BatchStrategy``;
 - blur / upsampling filters run as one depthwise convolution over all maps;
-- the identity sampling grid of each resolution is built once and cached.
+- the identity sampling grid of each resolution is built once and cached;
+- at inference (no gradient needed) each frame runs the fused kernels of ``float_motion_ae.fused``:
+  upsampling conv + blur as one polyphase conv, bias and the leaky-ReLU gain folded into the conv, in-place
+  activation, and Winograd 3x3 convolutions on float32 CPU tensors (see ``DecoderKernels``).
 """
 
 from __future__ import annotations
@@ -21,12 +24,26 @@ from torch import nn
 
 from float_motion_ae.basis import Direction
 from float_motion_ae.config import MotionAEConfig
+from float_motion_ae.fused import (
+    DecoderKernels,
+    conv1x1,
+    conv3x3,
+    upsample_phase_kernel,
+    winograd_available,
+)
 from float_motion_ae.layers import BLUR_TAPS, Blur, EqualConv2d, EqualLinear, FusedLeakyReLU, Upsample
 
 BatchStrategy = Literal["auto", "weights", "activations"]
 """How a batch of N > 1 samples is modulated: ``"weights"`` loops over samples with per-sample weights
 (exact, CPU default), ``"activations"`` runs one dense conv on ``x * s`` then demodulates (GPU default; equal
 to the per-sample result up to float rounding), ``"auto"`` picks by device."""
+
+
+POLYPHASE_MIN_PIXELS = 64 * 64
+"""Upsampling convs on inputs with fewer pixels use transposed conv + blur (cheaper there), else polyphase."""
+
+WINOGRAD_MIN_PIXELS = 32 * 32
+"""3x3 convs on maps with fewer pixels run direct: NNPACK re-transforms the whole kernel on every call."""
 
 
 class ModulatedConv2d(nn.Module):
@@ -55,9 +72,116 @@ class ModulatedConv2d(nn.Module):
         self.demodulate = demodulate
         self.upsample = upsample
         self.batch_strategy: BatchStrategy = "auto"
+        self.kernels: DecoderKernels = "auto"
+        # Weight-derived constants of the fused path, rebuilt whenever the weight changes (see _constant).
+        self._derived: dict[str, torch.Tensor] = {}
+        self._derived_key: tuple[object, ...] | None = None
         if upsample:
             p = (len(BLUR_TAPS) - 2) - (kernel_size - 1)
             self.blur = Blur(pad=((p + 1) // 2 + 1, p // 2 + 1), upsample_factor=2)
+
+    def inference_kernels(self, x: torch.Tensor) -> DecoderKernels | None:
+        """The fused kernels to use for ``x``, or None for the reference path (gradients, GPU, settings)."""
+        if self.kernels == "reference" or x.device.type != "cpu":
+            return None
+        if x.dtype not in (torch.float32, torch.float64):
+            # bf16/fp16: folding bias and gain into the conv and blending with lerp round differently
+            # enough to move the flow warps; those dtypes keep the official operation order.
+            return None
+        if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
+            return None
+        if self.upsample and (self.kernel_size != 3 or tuple(self.blur.kernel.shape) != (4, 4)):
+            return None
+        if self.kernels == "auto":
+            return "winograd" if winograd_available() else "fused"
+        return self.kernels
+
+    def fused(
+        self,
+        x: torch.Tensor,
+        s: torch.Tensor,
+        kernels: DecoderKernels,
+        bias: torch.Tensor | None = None,
+        gain: float = 1.0,
+    ) -> torch.Tensor:
+        """One frame through the fused kernels: ``gain * (modconv(x, s) + bias)``.
+
+        Args:
+            x: [1, in, H, W] input maps.
+            s: [in] modulation scales (``self.modulation(style)[0]``).
+            kernels: ``"fused"`` or ``"winograd"`` (see ``DecoderKernels``).
+            bias: optional [1, out, 1, 1] (or [out]) bias added before the gain (the activation's bias).
+            gain: positive factor (the leaky-ReLU gain, which commutes with the leaky ReLU).
+
+        Returns:
+            [1, out, H, W] ([1, out, 2H, 2W] when upsampling), the pre-activation.
+        """
+        if self.demodulate:
+            c = torch.rsqrt(self._constant("energy") @ s.square() + 1e-8) * gain
+        else:
+            c = torch.full((self.out_ch,), gain, dtype=x.dtype, device=x.device)
+        b = None if bias is None else bias.reshape(-1) * gain
+        if self.upsample and x.shape[2] * x.shape[3] < POLYPHASE_MIN_PIXELS:
+            # Coarse maps: the polyphase conv does 4x the multiply-adds of the transposed conv, and the
+            # separate blur is cheap there; modulate activations (small) rather than the big weight.
+            out = F.conv_transpose2d(x * s[None, :, None, None], self._constant("transposed"), stride=2)
+            out = self.blur(out).mul_(c[:, None, None])
+            return out if b is None else out.add_(b[:, None, None])
+        base = self._constant("phases" if self.upsample else "kernel")
+        if self.upsample:  # base holds the 4 output phases per channel, pixel_shuffle order
+            c = c.repeat_interleave(4)
+            b = None if b is None else b.repeat_interleave(4)
+        out_numel = base.shape[0] * x.shape[2] * x.shape[3]
+        if x.numel() + 2 * out_numel < base.numel():
+            # Small maps, big weight (coarse levels): modulate the activations, scale the output.
+            out = self._fused_conv(x * s[None, :, None, None], base, None, kernels)
+            out.mul_(c[:, None, None])
+            if b is not None:
+                out.add_(b[:, None, None])
+        else:
+            weight = base * (c[:, None] * s[None, :])[:, :, None, None]
+            out = self._fused_conv(x, weight, b, kernels)
+        return F.pixel_shuffle(out, 2) if self.upsample else out
+
+    def _fused_conv(
+        self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, kernels: DecoderKernels
+    ) -> torch.Tensor:
+        if weight.shape[-1] == 3:
+            winograd = kernels == "winograd" and x.shape[2] * x.shape[3] >= WINOGRAD_MIN_PIXELS
+            return conv3x3(x, weight, bias, winograd=winograd)
+        if weight.shape[-1] == 1:
+            return conv1x1(x, weight, bias)
+        return F.conv2d(x, weight, bias, padding=self.padding)
+
+    def _constant(self, name: str) -> torch.Tensor:
+        """A weight-derived constant, built on first use and cached until the weight changes.
+
+        ``"kernel"``: scaled weight ``W * scale`` [out, in, k, k]; ``"transposed"``: the same as a
+        transposed-conv weight [in, out, k, k]; ``"phases"``: polyphase upsampling kernels
+        [4 * out, in, 3, 3]; ``"energy"``: ``sum_k (W * scale)^2`` [out, in].
+        """
+        w = self.weight
+        # Inference tensors (a model built under torch.inference_mode) have no version counter: in-place
+        # updates could not be detected, so their constants are rebuilt on every call instead of cached.
+        key = None if w.is_inference() else (w._version, w.data_ptr(), w.dtype, w.device)
+        if key is None or key != self._derived_key:
+            self._derived = {}
+            self._derived_key = key
+        value = self._derived.get(name)
+        if value is None:
+            with torch.no_grad():
+                scaled = w[0] * self.scale
+                if name == "energy":
+                    value = scaled.square().sum(dim=(2, 3))
+                elif name == "transposed":
+                    value = scaled.transpose(0, 1).contiguous()
+                elif name == "phases":
+                    value = upsample_phase_kernel(scaled, self.blur.kernel).contiguous()
+                else:
+                    value = scaled.contiguous()
+            if key is not None:
+                self._derived[name] = value
+        return value
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         """``x`` [B, in, H, W], ``style`` [B, style_dim] -> [B, out, H, W] (2H, 2W if upsampling)."""
@@ -66,6 +190,9 @@ class ModulatedConv2d(nn.Module):
         strategy = self.batch_strategy
         if strategy == "auto":
             strategy = "activations" if x.is_cuda else "weights"
+        kernels = self.inference_kernels(x)
+        if kernels is not None and (x.shape[0] == 1 or strategy == "weights"):
+            return torch.cat([self.fused(x[i : i + 1], s[i], kernels) for i in range(x.shape[0])])
         if x.shape[0] == 1:
             return self._modulated_weight_conv(x, s[0])
         if strategy == "weights":
@@ -114,6 +241,14 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(out_ch)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        kernels = self.conv.inference_kernels(x)
+        if kernels is not None and x.shape[0] == 1:
+            # leaky(z + b) * g == leaky(g * z + g * b) for g > 0: bias and gain ride in the conv, and the
+            # activation runs in place on its output (no noise is ever fed, so NoiseInjection is identity).
+            act = self.activate
+            s = self.conv.modulation(style)[0]
+            out = self.conv.fused(x, s, kernels, bias=act.bias, gain=act.gain)
+            return F.leaky_relu_(out, act.negative_slope)
         return self.activate(self.noise(self.conv(x, style)))
 
 
@@ -147,6 +282,17 @@ class ToRGB(nn.Module):
         if skip is not None:
             out = out + self.upsample(skip)
         return out
+
+    def masked(self, x: torch.Tensor, mask: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        """``forward(x * mask, skip)`` for one frame without the C-channel product (inference path).
+
+        A 1x1 conv commutes with a per-pixel scale: ``conv(x * m) = m * conv(x)``, so the mask multiplies
+        3 output channels instead of C input channels. ``x`` [1, C, H, W], ``mask`` [1, 1, H, W].
+        """
+        conv, act = self.conv[0], self.conv[1]
+        out = conv1x1(x, conv.weight * conv.scale, None).mul_(mask)
+        out = F.leaky_relu_(out.add_(act.bias), act.negative_slope).mul_(act.gain).add_(self.bias)
+        return out if skip is None else out.add_(self.upsample(skip))
 
 
 class ToFlow(nn.Module):
@@ -185,6 +331,13 @@ class ToFlow(nn.Module):
 
         Returns ``(warped * mask [B, C, H, W], mask [B, 1, H, W], flow pre-activation [B, 3, H, W])``.
         """
+        sampled, mask, out = self.sample(x, style, feature, skip)
+        return sampled * mask, mask, out
+
+    def sample(
+        self, x: torch.Tensor, style: torch.Tensor, feature: torch.Tensor, skip: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``forward`` without the final masking: ``(warped [B, C, H, W], mask, flow pre-activation)``."""
         out = self.conv(x, style) + self.bias
         if skip is not None:
             out = out + self.upsample(skip)
@@ -200,7 +353,7 @@ class ToFlow(nn.Module):
         warped = F.grid_sample(
             feature.to(warp_dtype), grid, mode="bilinear", padding_mode="zeros", align_corners=False
         ).to(out.dtype)
-        return warped * mask, mask, out
+        return warped, mask, out
 
 
 class Synthesis(nn.Module):
@@ -251,6 +404,8 @@ class Synthesis(nn.Module):
         return self._render(latent, features)
 
     def _render(self, latent: torch.Tensor, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        if latent.shape[0] == 1 and self.conv1.conv.inference_kernels(latent) is not None:
+            return self._render_fused(latent, features)
         out = self.conv1(self.input(latent.shape[0]), latent)
         flow: torch.Tensor | None = None
         rgb: torch.Tensor | None = None
@@ -264,5 +419,24 @@ class Synthesis(nn.Module):
             rgb = to_rgb(warped, rgb)
             if level != last:
                 out = warped + out * (1.0 - mask)
+        assert rgb is not None
+        return rgb
+
+    def _render_fused(self, latent: torch.Tensor, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """One frame at inference: same maths as ``_render`` with the masking folded into cheaper places
+        (the RGB 1x1 conv commutes with the mask; the blend ``w * m + out * (1 - m)`` is one ``lerp``)."""
+        out = self.conv1(self.input(1), latent)
+        flow: torch.Tensor | None = None
+        rgb: torch.Tensor | None = None
+        last = len(self.to_flows) - 1
+        for level, (to_flow, to_rgb, feature) in enumerate(
+            zip(self.to_flows, self.to_rgbs, features, strict=True)
+        ):
+            out = self.convs[2 * level](out, latent)
+            out = self.convs[2 * level + 1](out, latent)
+            sampled, mask, flow = to_flow.sample(out, latent, feature, flow)
+            rgb = to_rgb.masked(sampled, mask, rgb)
+            if level != last:
+                out = torch.lerp(out, sampled, mask)
         assert rgb is not None
         return rgb

@@ -11,6 +11,7 @@ from torch import nn
 from float_motion_ae.config import MotionAEConfig
 from float_motion_ae.decoder import BatchStrategy, ModulatedConv2d, Synthesis
 from float_motion_ae.encoder import Encoder
+from float_motion_ae.fused import KERNEL_CHOICES, DecoderKernels
 
 RANGE_TOLERANCE = 1e-3
 """Images may exceed [-1, 1] by this much (resampling overshoot) before they are rejected."""
@@ -92,6 +93,21 @@ class MotionAutoEncoder(
         for module in self.modules():
             if isinstance(module, ModulatedConv2d):
                 module.batch_strategy = strategy
+
+    def set_decoder_kernels(self, kernels: DecoderKernels) -> None:
+        """Choose the decoder's inference kernels (used only when no gradient is needed; default ``"auto"``).
+
+        ``"reference"`` runs the official formulation, ``"fused"`` the exact polyphase/fused kernels,
+        ``"winograd"`` adds NNPACK Winograd 3x3 convs for float32 on CPU. See
+        ``float_motion_ae.fused.DecoderKernels``.
+        """
+        if kernels not in KERNEL_CHOICES:
+            raise ValueError(
+                f"kernels must be one of {', '.join(map(repr, KERNEL_CHOICES))}; got {kernels!r}"
+            )
+        for module in self.modules():
+            if isinstance(module, ModulatedConv2d):
+                module.kernels = kernels
 
     # ----------------------------------------------------------------------------------------- checks
     def check_images(self, images: torch.Tensor, name: str = "images") -> None:
