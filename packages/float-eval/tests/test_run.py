@@ -18,6 +18,7 @@ from float_eval import (
     Components,
     EvalConfig,
     Face,
+    WeightsError,
     evaluate,
     read_audio,
     read_video,
@@ -95,6 +96,7 @@ def _components() -> Components:
         syncnet=_Sync(),
         arcface=lambda f: f.mean(dim=2).flatten(1),
         detector=_Detector(),
+        lse_detector=_Detector(),
         recon_net=recon,
         lm3d=_lm3d(),
         random_weights=True,
@@ -137,6 +139,7 @@ def test_evaluate_reports_every_video_problem_and_setting(
         sources=src,
         fvd=ClipSampling(min_clips=2, clip_hop=8),
         lse_min_track=5,
+        lse_min_face_size=10,
         device="cpu",
     )
     report = evaluate(config, _components(), progress=False)
@@ -156,6 +159,8 @@ def test_evaluate_reports_every_video_problem_and_setting(
     for key in ("fid", "fvd", "csim", "efid", "pfid", "lse_d", "lse_c"):
         assert report.aggregate[key] is not None and np.isfinite(report.aggregate[key])
     assert report.settings["fvd"]["clip_length"] == 16 and report.settings["lse"]["vshift"] == 15
+    assert report.settings["lse"]["face_detector"] == "stand-in"
+    assert report.settings["lse"]["min_track"] == 5 and "IoU > 0.5" in report.settings["lse"]["tracking"]
     out = tmp_path / "report.json"
     report.write_json(out)
     report.write_markdown(tmp_path / "report.md", with_paper=True)
@@ -236,6 +241,11 @@ def test_cli_run_loads_weight_files_and_writes_reports(
             str(out),
             "--lse-min-track",
             "5",
+            "--face-detector",
+            "scrfd",
+            "--lse-min-face-size",
+            "10",
+            "--no-check-digests",
             "--device",
             "cpu",
             "--paper",
@@ -249,4 +259,51 @@ def test_cli_run_loads_weight_files_and_writes_reports(
     by_name = {v["name"]: v for v in data["per_video"]}
     assert by_name["a"]["lse_d"] is not None and by_name["a"]["csim"] is not None
     assert data["settings"]["lse"]["face_detector"] == "scrfd"
+    # Stand-in files differ from the pinned digests: accepted only with --no-check-digests, and listed.
+    assert sorted(data["settings"]["weights_unverified"]) == [
+        "det_10g.onnx",
+        "syncnet_v2.model",
+        "w600k_r50.onnx",
+    ]
     assert "FLOAT (paper" in out.with_suffix(".md").read_text()
+
+
+def test_lse_without_a_long_enough_track_is_reported(folders: tuple[Path, Path, Path]) -> None:
+    gen, ref, src = folders
+    config = EvalConfig(generated=gen, reference=ref, sources=src, metrics=["lse"], lse_min_track=5)
+    report = evaluate(config, _components(), progress=False)  # 24-px faces, default min_face_size 100
+    by_name = {v.name: v for v in report.per_video}
+    assert by_name["a"].lse_d is None
+    assert any("no face track" in p and "larger than 100 px" in p for p in by_name["a"].problems)
+    assert report.problem_counts["no face track (lse)"] == 3 and report.aggregate["lse_d"] is None
+
+
+def test_lse_builds_s3fd_from_the_weights_folder(folders: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """Default LSE tracks: S3FD from sfd_face.pth (random here); 32-px frames are too small and reported."""
+    from float_eval import S3FDNet, SyncNet
+
+    gen, ref, src = folders
+    wdir = tmp_path / "weights"
+    wdir.mkdir()
+    torch.manual_seed(0)
+    torch.save(S3FDNet().state_dict(), wdir / "sfd_face.pth")
+    torch.save(SyncNet().state_dict(), wdir / "syncnet_v2.model")
+    config = EvalConfig(
+        generated=gen,
+        reference=ref,
+        sources=src,
+        metrics=["lse"],
+        weights_dir=wdir,
+        check_digests=False,
+        device="cpu",
+    )
+    with pytest.raises(WeightsError, match=r"sfd_face\.pth"):
+        evaluate(config.model_copy(update={"check_digests": True}), progress=False)
+    report = evaluate(config, progress=False)
+    assert report.settings["lse"]["face_detector"] == "s3fd"
+    lse = report.settings["lse"]
+    assert lse["facedet_scale"] == 0.25 and lse["detection_threshold"] == 0.9
+    assert sorted(report.settings["weights_unverified"]) == ["sfd_face.pth", "syncnet_v2.model"]
+    assert set(report.settings["weights_sha256"]) == {"sfd_face.pth", "syncnet_v2.model"}
+    by_name = {v.name: v for v in report.per_video}
+    assert any("S3FD needs frames of at least 128 px" in p for p in by_name["a"].problems)

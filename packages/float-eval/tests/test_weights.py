@@ -18,6 +18,7 @@ def test_manifest_lists_every_file_with_source_and_licence() -> None:
         "pt_inception-2015-12-05-6726825d.pth",
         "i3d_torchscript.pt",
         "syncnet_v2.model",
+        "sfd_face.pth",
         "w600k_r50.onnx",
         "det_10g.onnx",
         "epoch_20.pth",
@@ -50,24 +51,30 @@ def test_missing_wrong_and_present_files(tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match="wrong file"):
         resolve_weight("pt_inception-2015-12-05-6726825d.pth", tmp_path)
 
-    # An unpinned file is accepted and its digest recorded.
+    # A pinned file with another digest is refused; the message names the expected digest and its source.
     (tmp_path / "syncnet_v2.model").write_bytes(b"abc")
-    path, digest = resolve_weight("syncnet_v2.model", tmp_path)
-    assert path == tmp_path / "syncnet_v2.model"
+    with pytest.raises(WeightsError, match="961e8696") as info:
+        resolve_weight("syncnet_v2.model", tmp_path)
+    assert "LatentSync" in str(info.value)
+
+    # An unpinned file is accepted and its digest recorded.
+    (tmp_path / "i3d_torchscript.pt").write_bytes(b"abc")
+    path, digest = resolve_weight("i3d_torchscript.pt", tmp_path)
+    assert path == tmp_path / "i3d_torchscript.pt"
     assert digest == hashlib.sha256(b"abc").hexdigest()
     with pytest.raises(KeyError, match="not in the float-eval weights manifest"):
         resolve_weight("unknown.bin", tmp_path)
 
 
 def test_cli_weights_prints_table_and_checks_folder(tmp_path: Path) -> None:
-    (tmp_path / "det_10g.onnx").write_bytes(b"x")
+    (tmp_path / "i3d_torchscript.pt").write_bytes(b"x")
     result = CliRunner().invoke(app, ["weights", "--weights-dir", str(tmp_path)])
     assert result.exit_code == 1  # some files are missing
     out = result.output
     for entry in MANIFEST:
         assert entry.name in out and entry.url in out
     assert "[OK]" in out and "[MISSING]" in out
-    assert "1/7 files ok" in out
+    assert "1/8 files ok" in out
 
 
 def test_cli_run_without_weights_names_the_missing_file(tmp_path: Path) -> None:
@@ -90,4 +97,22 @@ def test_cli_run_without_weights_names_the_missing_file(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 2
-    assert "det_10g.onnx" in result.output and "buffalo_l.zip" in result.output
+    # LSE tracks use syncnet_python's S3FD by default; --face-detector scrfd would ask for det_10g.onnx.
+    assert "sfd_face.pth" in result.output and "robots.ox.ac.uk" in result.output
+
+
+def test_pinned_digests_are_full_sha256_with_a_named_source() -> None:
+    pinned = [e for e in MANIFEST if e.sha256 is not None]
+    assert {e.name for e in MANIFEST} - {e.name for e in pinned} == {"i3d_torchscript.pt"}
+    for entry in pinned:
+        assert len(entry.sha256) == 64 and int(entry.sha256, 16) >= 0
+        assert "Hugging Face" in entry.note  # where the digest was read
+        if entry.sha256_prefix:
+            assert entry.sha256.startswith(entry.sha256_prefix)
+    assert "no public source" in {e.name: e for e in MANIFEST}["i3d_torchscript.pt"].note
+
+
+def test_wrong_size_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "similarity_Lm3D_all.mat").write_bytes(b"short")
+    (status,) = check_weights(tmp_path, ["similarity_Lm3D_all.mat"])
+    assert status.present and not status.ok and "size 5 != expected 994" in status.message

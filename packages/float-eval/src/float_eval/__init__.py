@@ -1,7 +1,8 @@
 """float-eval: the seven talking-head metrics of FLOAT's Table 1 on any method's videos.
 
 FID (pytorch-fid Inception), FVD (StyleGAN-V I3D), CSIM (ArcFace), E-FID / P-FID (Deep3DFaceRecon 3DMM
-coefficients), LSE-D / LSE-C (SyncNet v2), streaming float64 statistics, a weights manifest and a CLI.
+coefficients), LSE-D / LSE-C (SyncNet v2 on S3FD face tracks), streaming float64 statistics, a weights
+manifest and a CLI.
 """
 
 from .align import ARCFACE_TEMPLATE, norm_crop, similarity_transform, warp_affine
@@ -12,7 +13,8 @@ from .frechet import FeatureStats, FrechetMetric, frechet_distance
 from .fvd import FVD, FVD_WEIGHTS, ClipSampling, clip_starts, load_i3d
 from .lse import LSEResult, lse_from_distances, mfcc, offset_distances, sync_embeddings, syncnet_lse
 from .report import PAPER_TABLE1, Report, VideoResult, markdown_table
-from .run import ALL_METRICS, Components, EvalConfig, evaluate
+from .run import ALL_METRICS, Components, EvalConfig, evaluate, required_weights
+from .s3fd import S3FD, S3FDNet, decode_s3fd, load_s3fd, s3fd_priors
 from .syncnet import SyncNet, load_syncnet
 from .threedmm import (
     ANGLE_SLICE,
@@ -26,7 +28,7 @@ from .threedmm import (
     pos_fit,
     pose_coefficients,
 )
-from .tracks import face_tracks, syncnet_crops
+from .tracks import box_iou, face_tracks, iou_tracks, syncnet_crops
 from .video import Video, list_videos, read_audio, read_video, resample_fps
 from .weights import (
     MANIFEST,
@@ -51,6 +53,7 @@ __all__ = [
     "FVD_WEIGHTS",
     "MANIFEST",
     "PAPER_TABLE1",
+    "S3FD",
     "SCRFD",
     "TRANS_SLICE",
     "WEIGHTS_ENV",
@@ -67,6 +70,7 @@ __all__ = [
     "LSEResult",
     "ReconNet",
     "Report",
+    "S3FDNet",
     "SyncNet",
     "Video",
     "VideoResult",
@@ -74,19 +78,23 @@ __all__ = [
     "WeightsError",
     "align_for_recon",
     "aligned_faces",
+    "box_iou",
     "build_fid_inception",
     "check_weights",
     "clip_starts",
+    "decode_s3fd",
     "decode_scrfd",
     "evaluate",
     "face_tracks",
     "fid_inception_state_keys",
     "file_sha256",
     "frechet_distance",
+    "iou_tracks",
     "list_videos",
     "load_i3d",
     "load_lm3d",
     "load_recon_net",
+    "load_s3fd",
     "load_syncnet",
     "lse_from_distances",
     "markdown_table",
@@ -98,8 +106,10 @@ __all__ = [
     "pose_coefficients",
     "read_audio",
     "read_video",
+    "required_weights",
     "resample_fps",
     "resolve_weight",
+    "s3fd_priors",
     "similarity_transform",
     "sync_embeddings",
     "syncnet_crops",

@@ -63,9 +63,24 @@ def run(
     ] = None,
     fvd_max_clips_per_video: Annotated[int | None, typer.Option(help="cap on FVD clips per video")] = None,
     fvd_min_clips: Annotated[int, typer.Option(help="refuse FVD with fewer clips per side")] = 400,
-    lse_min_track: Annotated[int, typer.Option(help="shortest face track LSE scores (frames)")] = 100,
+    lse_min_track: Annotated[
+        int, typer.Option(help="LSE face tracks need more detected frames than this")
+    ] = 100,
+    face_detector: Annotated[
+        str, typer.Option(help="LSE face tracks: s3fd (syncnet_python, sfd_face.pth) or scrfd (det_10g.onnx)")
+    ] = "s3fd",
+    lse_min_face_size: Annotated[
+        float, typer.Option(help="LSE tracks need a mean face size above this (pixels)")
+    ] = 100.0,
+    lse_facedet_scale: Annotated[float, typer.Option(help="S3FD runs on frames resized by this")] = 0.25,
     pfid_translation: Annotated[bool, typer.Option(help="P-FID on angles + translation (6-d)")] = False,
     paper: Annotated[bool, typer.Option(help="put FLOAT's Table 1 row beside the results")] = False,
+    check_digests: Annotated[
+        bool,
+        typer.Option(
+            help="refuse weight files whose sha256/size differ from the manifest (off: listed in the report)"
+        ),
+    ] = True,
 ) -> None:
     """Score generated videos against references and write JSON + Markdown reports."""
     try:
@@ -80,7 +95,11 @@ def run(
                 clip_hop=fvd_clip_hop, max_clips_per_video=fvd_max_clips_per_video, min_clips=fvd_min_clips
             ),
             lse_min_track=lse_min_track,
+            face_detector=face_detector,
+            lse_min_face_size=lse_min_face_size,
+            lse_facedet_scale=lse_facedet_scale,
             pfid_translation=pfid_translation,
+            check_digests=check_digests,
         )
         report = evaluate(config)
     except (WeightsError, ValueError, FileNotFoundError) as err:

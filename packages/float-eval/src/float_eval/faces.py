@@ -43,11 +43,15 @@ class FaceDetector(Protocol):
         ...
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> list[int]:
-    """Greedy non-maximum suppression; indices kept, highest score first."""
-    order = np.argsort(-scores)
+def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, pixel_offset: float = 1.0) -> list[int]:
+    """Greedy non-maximum suppression; indices kept, highest score first.
+
+    ``pixel_offset`` is added to widths and heights: 1 as insightface (SCRFD), 0 as syncnet_python's S3FD.
+    """
+    order = np.argsort(-scores, kind="stable")
     keep: list[int] = []
-    area = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
+    off = pixel_offset
+    area = (boxes[:, 2] - boxes[:, 0] + off) * (boxes[:, 3] - boxes[:, 1] + off)
     while order.size > 0:
         i = int(order[0])
         keep.append(i)
@@ -55,7 +59,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> list[int]:
         yy1 = np.maximum(boxes[i, 1], boxes[order[1:], 1])
         xx2 = np.minimum(boxes[i, 2], boxes[order[1:], 2])
         yy2 = np.minimum(boxes[i, 3], boxes[order[1:], 3])
-        inter = np.maximum(0.0, xx2 - xx1 + 1) * np.maximum(0.0, yy2 - yy1 + 1)
+        inter = np.maximum(0.0, xx2 - xx1 + off) * np.maximum(0.0, yy2 - yy1 + off)
         iou = inter / (area[i] + area[order[1:]] - inter)
         order = order[1:][iou <= threshold]
     return keep

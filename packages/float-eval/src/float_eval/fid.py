@@ -85,6 +85,7 @@ class FID(FrechetMetric):
     Args:
         network: an InceptionV3 from :func:`build_fid_inception`; by default built from the weights folder.
         weights_dir: folder holding ``pt_inception-2015-12-05-6726825d.pth`` (default $FLOAT_EVAL_WEIGHTS).
+        verify: False accepts a weights file whose sha256 differs from the manifest.
         device: where the network runs (default: CUDA when present).
         batch_size: frames per forward pass.
         feature_dim: 2048 for pytorch-fid's pool3; other values only for stand-in networks in tests.
@@ -97,11 +98,12 @@ class FID(FrechetMetric):
         device: str | torch.device | None = None,
         batch_size: int = 50,
         feature_dim: int = 2048,
+        verify: bool = True,
     ) -> None:
         super().__init__(dim=feature_dim, ddof=1)
         self.weights_sha256: str | None = None
         if network is None:
-            path, self.weights_sha256 = resolve_weight(FID_WEIGHTS, weights_dir)
+            path, self.weights_sha256 = resolve_weight(FID_WEIGHTS, weights_dir, verify=verify)
             network = build_fid_inception(path)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.network = network.to(self.device).eval()

@@ -63,6 +63,7 @@ class FVD(FrechetMetric):
     Args:
         detector: the I3D TorchScript (or any module with the same call signature returning [B, 400]).
         weights_dir: folder with ``i3d_torchscript.pt`` when ``detector`` is not given.
+        verify: False accepts a weights file whose sha256 differs from the manifest.
         sampling: clip settings.
         batch_size: clips per forward pass.
     """
@@ -75,13 +76,14 @@ class FVD(FrechetMetric):
         device: str | torch.device | None = None,
         batch_size: int = 4,
         feature_dim: int = 400,
+        verify: bool = True,
     ) -> None:
         self.sampling = sampling or ClipSampling()
         super().__init__(dim=feature_dim, ddof=0, min_samples=self.sampling.min_clips)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.weights_sha256: str | None = None
         if detector is None:
-            path, self.weights_sha256 = resolve_weight(FVD_WEIGHTS, weights_dir)
+            path, self.weights_sha256 = resolve_weight(FVD_WEIGHTS, weights_dir, verify=verify)
             detector = load_i3d(path, self.device)
         self.detector = detector
         self.batch_size = batch_size

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -18,17 +18,18 @@ from tqdm import tqdm
 
 from .csim import CSIM, ArcFaceONNX
 from .faces import SCRFD, FaceDetector
-from .fid import FID
-from .fvd import FVD, ClipSampling
+from .fid import FID, FID_WEIGHTS
+from .fvd import FVD, FVD_WEIGHTS, ClipSampling
 from .lse import syncnet_lse
 from .report import Report, VideoResult
+from .s3fd import S3FD, load_s3fd
 from .syncnet import load_syncnet
 from .threedmm import CoefficientFID, load_lm3d, load_recon_net
-from .tracks import face_tracks, syncnet_crops
+from .tracks import iou_tracks, syncnet_crops
 from .video import list_videos, read_audio, read_video, resample_fps
-from .weights import resolve_weight
+from .weights import manifest_entry, resolve_weight
 
-__all__ = ["ALL_METRICS", "Components", "EvalConfig", "evaluate"]
+__all__ = ["ALL_METRICS", "Components", "EvalConfig", "evaluate", "required_weights"]
 
 ALL_METRICS = ("fid", "fvd", "csim", "efid", "pfid", "lse")
 
@@ -40,6 +41,8 @@ class EvalConfig(BaseModel):
     reference: Path
     sources: Path | None = None
     metrics: list[str] = Field(default_factory=lambda: list(ALL_METRICS))
+    # Score only these names (None: every name in either folder); names outside it are not reported.
+    only: list[str] | None = None
     weights_dir: Path | None = None
     device: str | None = None
     fps: float = 25.0
@@ -48,7 +51,14 @@ class EvalConfig(BaseModel):
     lse_vshift: int = 15
     lse_min_track: int = 100
     lse_crop_scale: float = 0.4
+    # LSE face tracks: S3FD as syncnet_python (sfd_face.pth) or the SCRFD detector of the other metrics.
+    face_detector: Literal["s3fd", "scrfd"] = "s3fd"
+    lse_facedet_scale: float = Field(0.25, gt=0)
+    lse_min_face_size: float = Field(100.0, ge=0)
+    lse_num_failed_det: int = Field(25, ge=0)
     pfid_translation: bool = False
+    # False accepts weight files whose digest differs from the manifest; the report lists them.
+    check_digests: bool = True
 
     @field_validator("metrics")
     @classmethod
@@ -68,13 +78,46 @@ class Components:
     syncnet: torch.nn.Module | None = None
     arcface: Any = None
     detector: FaceDetector | None = None
+    # Face detector of the LSE tracks; None -> S3FD or SCRFD by ``EvalConfig.face_detector``.
+    lse_detector: FaceDetector | None = None
     recon_net: torch.nn.Module | None = None
     lm3d: np.ndarray | None = None
     weights_sha256: dict[str, str] = field(default_factory=dict)
+    # Files used although their digest differs from the manifest (``EvalConfig.check_digests=False``).
+    weights_unverified: list[str] = field(default_factory=list)
     # True when a network holds random or stand-in weights: the report then says its numbers are not metrics.
     random_weights: bool = False
     fid_feature_dim: int = 2048
     fvd_feature_dim: int = 400
+
+
+def required_weights(config: EvalConfig) -> list[str]:
+    """Manifest files a run of ``config`` reads when no network is injected (check them before long work)."""
+    need = set(config.metrics)
+    names = []
+    if "fid" in need:
+        names.append(FID_WEIGHTS)
+    if "fvd" in need:
+        names.append(FVD_WEIGHTS)
+    if need & {"csim", "efid", "pfid"} or ("lse" in need and config.face_detector == "scrfd"):
+        names.append("det_10g.onnx")
+    if "lse" in need and config.face_detector == "s3fd":
+        names.append("sfd_face.pth")
+    if "csim" in need:
+        names.append("w600k_r50.onnx")
+    if need & {"efid", "pfid"}:
+        names += ["epoch_20.pth", "similarity_Lm3D_all.mat"]
+    if "lse" in need:
+        names.append("syncnet_v2.model")
+    return names
+
+
+def _unverified(name: str, digest: str) -> bool:
+    """True when ``digest`` is not the manifest's (a file accepted with ``check_digests=False``)."""
+    entry = manifest_entry(name)
+    wrong_digest = entry.sha256 is not None and digest != entry.sha256
+    wrong_prefix = entry.sha256_prefix is not None and not digest.startswith(entry.sha256_prefix)
+    return wrong_digest or wrong_prefix
 
 
 def _resolve(config: EvalConfig, c: Components) -> Components:
@@ -82,12 +125,23 @@ def _resolve(config: EvalConfig, c: Components) -> Components:
     wd = config.weights_dir
 
     def load(name: str) -> Path:
-        path, digest = resolve_weight(name, wd)
+        path, digest = resolve_weight(name, wd, verify=config.check_digests)
         c.weights_sha256[name] = digest
+        if _unverified(name, digest):
+            c.weights_unverified.append(name)
         return path
 
-    if need & {"csim", "efid", "pfid", "lse"} and c.detector is None:
+    scrfd_for_lse = "lse" in need and c.lse_detector is None and config.face_detector == "scrfd"
+    if (need & {"csim", "efid", "pfid"} or scrfd_for_lse) and c.detector is None:
         c.detector = SCRFD(load("det_10g.onnx"))
+    if "lse" in need and c.lse_detector is None:
+        if config.face_detector == "scrfd":
+            c.lse_detector = c.detector
+        else:
+            device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            c.lse_detector = S3FD(
+                load_s3fd(load("sfd_face.pth")), scale=config.lse_facedet_scale, device=device
+            )
     if "csim" in need and c.arcface is None:
         c.arcface = ArcFaceONNX(load("w600k_r50.onnx"))
     if need & {"efid", "pfid"}:
@@ -120,15 +174,28 @@ def _lse(
     device: torch.device,
     result: VideoResult,
 ) -> None:
-    assert c.detector is not None and c.syncnet is not None
-    boxes: list[np.ndarray | None] = []
-    for t in range(frames.shape[0]):
-        found = c.detector.detect(frames[t].permute(1, 2, 0).numpy())
-        boxes.append(found[0].box if found else None)
-    result.frames_without_face["lse"] = sum(b is None for b in boxes)
-    tracks = face_tracks(boxes, min_track=config.lse_min_track)
+    assert c.lse_detector is not None and c.syncnet is not None
+    # syncnet_python detects every frame and keeps every face; tracks are then built by IoU.
+    try:
+        detections = [
+            [face.box for face in c.lse_detector.detect(frames[t].permute(1, 2, 0).numpy())]
+            for t in range(frames.shape[0])
+        ]
+    except ValueError as err:  # e.g. frames too small for the detector: reported, the run goes on
+        result.problems.append(f"lse: {err}")
+        return
+    result.frames_without_face["lse"] = sum(not d for d in detections)
+    tracks = iou_tracks(
+        detections,
+        min_track=config.lse_min_track,
+        num_failed_det=config.lse_num_failed_det,
+        min_face_size=config.lse_min_face_size,
+    )
     if not tracks:
-        result.problems.append(f"lse: no face track longer than {config.lse_min_track} frames")
+        result.problems.append(
+            f"lse: no face track with more than {config.lse_min_track} detected frames and a face larger "
+            f"than {config.lse_min_face_size:g} px"
+        )
         return
     scores = []
     for first, track_boxes in tracks:
@@ -147,6 +214,10 @@ def evaluate(config: EvalConfig, components: Components | None = None, progress:
     c = _resolve(config, components or Components())
     need = set(config.metrics)
     gen_videos, ref_videos = list_videos(config.generated), list_videos(config.reference)
+    if config.only is not None:
+        keep = set(config.only)
+        gen_videos = {k: v for k, v in gen_videos.items() if k in keep}
+        ref_videos = {k: v for k, v in ref_videos.items() if k in keep}
     problems: Counter[str] = Counter()
     results: list[VideoResult] = []
     for name in sorted(set(ref_videos) - set(gen_videos)):
@@ -158,10 +229,29 @@ def evaluate(config: EvalConfig, components: Components | None = None, progress:
 
     fid = None
     if "fid" in need:
-        fid = FID(c.fid_network, config.weights_dir, device=device, feature_dim=c.fid_feature_dim)
+        fid = FID(
+            c.fid_network,
+            config.weights_dir,
+            device=device,
+            feature_dim=c.fid_feature_dim,
+            verify=config.check_digests,
+        )
     fvd = None
     if "fvd" in need:
-        fvd = FVD(c.i3d, config.weights_dir, config.fvd, device=device, feature_dim=c.fvd_feature_dim)
+        fvd = FVD(
+            c.i3d,
+            config.weights_dir,
+            config.fvd,
+            device=device,
+            feature_dim=c.fvd_feature_dim,
+            verify=config.check_digests,
+        )
+    for name, metric in ((FID_WEIGHTS, fid), (FVD_WEIGHTS, fvd)):
+        digest = getattr(metric, "weights_sha256", None)
+        if digest is not None:
+            c.weights_sha256[name] = digest
+            if _unverified(name, digest):
+                c.weights_unverified.append(name)
     csim = CSIM(c.arcface, c.detector) if "csim" in need and c.detector is not None else None
     efid = (
         CoefficientFID("expression", c.recon_net, c.lm3d, c.detector, device=device)
@@ -260,6 +350,7 @@ def evaluate(config: EvalConfig, components: Components | None = None, progress:
     settings: dict[str, Any] = {
         "run": config.model_dump(mode="json"),
         "weights_sha256": dict(c.weights_sha256),
+        "weights_unverified": list(c.weights_unverified),
     }
     for key, metric in (("fid", fid), ("fvd", fvd), ("efid", efid), ("pfid", pfid)):
         if metric is None:
@@ -288,7 +379,14 @@ def evaluate(config: EvalConfig, components: Components | None = None, progress:
             "vshift": config.lse_vshift,
             "min_track": config.lse_min_track,
             "crop_scale": config.lse_crop_scale,
-            "face_detector": getattr(c.detector, "name", "custom"),
+            "face_detector": getattr(c.lse_detector, "name", "custom"),
+            "facedet_scale": getattr(c.lse_detector, "scale", None),
+            "detection_threshold": getattr(
+                c.lse_detector, "conf_threshold", getattr(c.lse_detector, "score_threshold", None)
+            ),
+            "tracking": f"IoU > 0.5, <= {config.lse_num_failed_det} missed frames, "
+            f"mean face size > {config.lse_min_face_size:g} px",
+            "scene_detection": "none (the whole video is one shot)",
             "mfcc": "python_speech_features defaults, 13 x 100 Hz",
         }
     return Report(

@@ -1,7 +1,11 @@
 """Face tracks and SyncNet crops, after syncnet_python's ``run_pipeline.py``.
 
-Boxes of consecutive frames form a track while detections are missing for at most ``num_failed_det`` frames
-(gaps are filled by linear interpolation); tracks need more than ``min_track`` frames. Box size and centre are
+:func:`iou_tracks` is the reference's ``track_shot``: every detection of every frame is available; a track
+starts at the first unused detection and takes, frame after frame, the first unused detection whose IoU with
+the track's last box is above 0.5, until more than ``num_failed_det`` frames pass without one. A track needs
+more than ``min_track`` detections and a mean box width or height above ``min_face_size`` pixels; gaps are
+filled by linear interpolation. :func:`face_tracks` is a simpler single-face splitter (one box per frame,
+split at gaps) kept for callers that already chose one face per frame. Box size and centre are
 median-filtered (kernel 13); the crop spans ``bs`` above the centre to ``bs * (1 + 2 * crop_scale)`` below and
 ``bs * (1 + crop_scale)`` to each side (frame padded with grey 110), resized to 224x224.
 """
@@ -13,7 +17,63 @@ import torch
 import torch.nn.functional as F
 from scipy.signal import medfilt
 
-__all__ = ["face_tracks", "syncnet_crops"]
+__all__ = ["box_iou", "face_tracks", "iou_tracks", "syncnet_crops"]
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two (x1, y1, x2, y2) boxes, areas without the +1 pixel (as ``bb_intersection_over_union``)."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def iou_tracks(
+    detections: list[list[np.ndarray]],
+    min_track: int = 100,
+    num_failed_det: int = 25,
+    min_face_size: float = 100.0,
+    iou_threshold: float = 0.5,
+) -> list[tuple[int, np.ndarray]]:
+    """syncnet_python's ``track_shot`` over one shot.
+
+    Args:
+        detections: per frame, the boxes [4] (x1, y1, x2, y2 pixels) found in it, best first.
+        min_track: a track needs more than this many detections (the reference's ``--min_track``).
+        num_failed_det: frames a track may go without a matching detection before it ends.
+        min_face_size: the mean box width or height must exceed this many pixels.
+        iou_threshold: IoU with the track's last box a detection must exceed to join it.
+    Returns:
+        (first frame, boxes [L, 4]) per kept track, in the order they were found, gaps interpolated.
+    """
+    remaining = [[np.asarray(b, dtype=np.float64) for b in frame] for frame in detections]
+    tracks: list[tuple[int, np.ndarray]] = []
+    while True:
+        frames: list[int] = []
+        boxes: list[np.ndarray] = []
+        for t, faces in enumerate(remaining):
+            if frames and t - frames[-1] > num_failed_det:
+                break
+            for j, box in enumerate(faces):
+                # After NMS at 0.1 two boxes of one frame cannot both overlap the track by IoU > 0.5, so at
+                # most one detection per frame joins (the reference's loop gives the same result).
+                if not frames or box_iou(box, boxes[-1]) > iou_threshold:
+                    frames.append(t)
+                    boxes.append(box)
+                    del faces[j]
+                    break
+        if not frames:
+            return tracks
+        if len(frames) <= min_track:
+            continue
+        known = np.stack(boxes)
+        span = np.arange(frames[0], frames[-1] + 1)
+        filled = np.stack([np.interp(span, frames, known[:, j]) for j in range(4)], axis=1)
+        width = float(np.mean(filled[:, 2] - filled[:, 0]))
+        height = float(np.mean(filled[:, 3] - filled[:, 1]))
+        if max(width, height) > min_face_size:
+            tracks.append((frames[0], filled))
 
 
 def face_tracks(

@@ -40,12 +40,17 @@ def _image_files(folder: Path) -> list[Path]:
 
 
 def list_videos(folder: str | Path) -> dict[str, Path]:
-    """Videos of a folder by name: video files (name = stem), sub-folders of frames (name = folder name)."""
+    """Videos of a folder by name: video files (name = stem), sub-folders of frames (name = folder name).
+
+    Hidden entries (``.name``) are skipped: writers use them for files still being written.
+    """
     root = Path(folder)
     if not root.is_dir():
         raise FileNotFoundError(f"video folder {root} does not exist")
     found: dict[str, Path] = {}
     for p in sorted(root.iterdir()):
+        if p.name.startswith("."):
+            continue
         if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES:
             found[p.stem] = p
         elif p.is_dir() and _image_files(p):

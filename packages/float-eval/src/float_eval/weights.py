@@ -56,50 +56,83 @@ MANIFEST: tuple[WeightFile, ...] = (
         metrics=("fid",),
         url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
         licence="Apache-2.0 (pytorch-fid port of the TF Inception FID graph)",
+        sha256="6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
         sha256_prefix="6726825d",
-        note="pytorch-fid 0.3.0 FID Inception (pool3, 2048-d)",
+        size=95628359,
+        note="pytorch-fid 0.3.0 FID Inception (pool3, 2048-d). Digest and size: Git LFS pointers of two "
+        "Hugging Face mirrors (JamesHujy/EMABench commit f246ee5, RaphaelLiu/EvalCrafter-Models commit "
+        "6040b4d); they agree with the 6726825d prefix pytorch-fid publishes in the file name",
     ),
     WeightFile(
         name="i3d_torchscript.pt",
         metrics=("fvd",),
         url="https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt",
         licence="Apache-2.0 (tf.hub i3d-kinetics-400, TorchScript port used by StyleGAN-V)",
-        note="StyleGAN-V fvd2048_16f detector, 400-d features",
+        note="StyleGAN-V fvd2048_16f detector, 400-d features. Not pinned: no public source found that "
+        "states its sha256",
     ),
     WeightFile(
         name="syncnet_v2.model",
         metrics=("lse",),
         url="http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model",
         licence="MIT (joonson/syncnet_python); check the VGG site's terms",
-        note="SyncNet v2 'S' state dict",
+        sha256="961e8696f888fce4f3f3a6c3d5b3267cf5b343100b238e79b2659bff2c605442",
+        note="SyncNet v2 'S' state dict. Digest: Git LFS pointers of two Hugging Face mirrors "
+        "(chunyu-li/LatentSync auxiliary/syncnet_v2.model, lithiumice/models_hub_2 "
+        "syncnet/syncnet_v2.model); exact size not stated (54.6 MB)",
+    ),
+    WeightFile(
+        name="sfd_face.pth",
+        metrics=("lse",),
+        url="https://www.robots.ox.ac.uk/~vgg/software/lipsync/data/sfd_face.pth",
+        licence="MIT (joonson/syncnet_python, S3FD from yxlijun/S3FD.pytorch); check the VGG site's terms",
+        sha256="d54a87c2b7543b64729c9a25eafd188da15fd3f6e02f0ecec76ae1b30d86c491",
+        note="S3FD face detector of syncnet_python's LSE tracks (S3FDNet state dict). Digest: the LFS/Xet "
+        "pointer of one Hugging Face mirror (Hyathi/Preprocess sfd_face.pth, 89.8 MB), not cross-checked",
     ),
     WeightFile(
         name="w600k_r50.onnx",
         metrics=("csim",),
         url="https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip",
         licence="non-commercial research only (insightface model pack buffalo_l)",
-        note="ArcFace R50 (WebFace600K), 112x112 input, 512-d output; unzip buffalo_l.zip",
+        sha256="4c06341c33c2ca1f86781dab0e829f88ad5b64be9fba56e56bc9ebdefc619e43",
+        size=174383860,
+        note="ArcFace R50 (WebFace600K), 112x112 input, 512-d output; unzip buffalo_l.zip. Digest and size: "
+        "Git LFS pointers of two Hugging Face mirrors (maze/faceX commit 726aff7, OwlMaster/live_rope commit "
+        "f16e949)",
     ),
     WeightFile(
         name="det_10g.onnx",
-        metrics=("csim", "efid", "pfid", "lse"),
+        metrics=("csim", "efid", "pfid"),
         url="https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip",
         licence="non-commercial research only (insightface model pack buffalo_l)",
-        note="SCRFD-10G face detector with 5 keypoints; unzip buffalo_l.zip",
+        sha256="5838f7fe053675b1c7a08b633df49e7af5495cee0493c7dcf6697200b85b5b91",
+        size=16923827,
+        note="SCRFD-10G face detector with 5 keypoints (also LSE tracks with --face-detector scrfd); unzip "
+        "buffalo_l.zip. Digest and size: Git LFS pointers of Hugging Face mirrors (AndorML/Public commit "
+        "121864c, luca115/stable-diffusion insightface/models/buffalo_l/det_10g.onnx, leonelhs/HiFiFace "
+        "face_detector_scrfd_10g_bnkps.onnx)",
     ),
     WeightFile(
         name="epoch_20.pth",
         metrics=("efid", "pfid"),
         url="https://drive.google.com/drive/folders/1liaIxn9smpudjjqMaWWRpP0mXRW_qRPP",
         licence="MIT code (sicxu/Deep3DFaceRecon_pytorch); model derived from BFM09 (Basel licence terms)",
-        note="Deep3DFaceRecon ResNet-50 regressor, checkpoint dict with key 'net_recon' (257 coefficients)",
+        sha256="6d17a6b23457b521801baae583cb6a58f7238fe6721fc3d65d76407460e9149b",
+        size=288860037,
+        note="Deep3DFaceRecon ResNet-50 regressor, checkpoint dict with key 'net_recon' (257 coefficients). "
+        "Digest and size: the Git LFS pointer of one Hugging Face mirror (leonelhs/HiFiFace commit 2cdd5aa, "
+        "Deep3DFaceRecon/epoch_20.pth), not cross-checked",
     ),
     WeightFile(
         name="similarity_Lm3D_all.mat",
         metrics=("efid", "pfid"),
         url="https://github.com/sicxu/Deep3DFaceRecon_pytorch (BFM/similarity_Lm3D_all.mat)",
         licence="MIT (Deep3DFaceRecon_pytorch repository)",
-        note="68 standard 3D landmarks used by Deep3DFaceRecon's align_img",
+        sha256="53b83ce6e35c50ddc3e97603650cef4970320c157e75c241c844f29c1dcba65a",
+        size=994,
+        note="68 standard 3D landmarks used by Deep3DFaceRecon's align_img. Digest: the Git LFS pointer of "
+        "the Hugging Face space gwang-kim/DATID-3D (pose_estimation/BFM); 994 bytes also in SadTalker's copy",
     ),
 )
 
@@ -185,16 +218,19 @@ def check_weights(folder: str | Path | None = None, names: list[str] | None = No
     return [_check(entry, root) for entry in entries]
 
 
-def resolve_weight(name: str, folder: str | Path | None = None) -> tuple[Path, str]:
+def resolve_weight(name: str, folder: str | Path | None = None, verify: bool = True) -> tuple[Path, str]:
     """Path and sha256 of manifest file ``name`` in the weights folder, after checking it.
 
+    ``verify=False`` accepts a present file whose size or digest differs from the manifest (your own export
+    or a test stand-in); the caller must then say so next to the numbers (reports list such files).
+
     Raises:
-        WeightsError: the file is missing or does not match the manifest; the message says where it comes
-            from and where to put it (``--weights-dir`` or ``$FLOAT_EVAL_WEIGHTS``).
+        WeightsError: the file is missing or (with ``verify``) does not match the manifest; the message says
+            where it comes from and where to put it (``--weights-dir`` or ``$FLOAT_EVAL_WEIGHTS``).
     """
     entry = manifest_entry(name)
     status = _check(entry, weights_dir(folder))
-    if not status.ok:
+    if not status.ok and (verify or not status.present):
         raise WeightsError(
             f"weight file {name} ({entry.note}; licence: {entry.licence}) is {status.message}. "
             f"Point --weights-dir or ${WEIGHTS_ENV} at the folder holding it."
