@@ -1,0 +1,1 @@
+"""float-train: train FLOAT's two stages (motion auto-encoder, flow-matching transformer), export a bundle."""

@@ -1,0 +1,256 @@
+"""Stage 1: train the motion auto-encoder to rebuild a driving frame from a source frame of the same video.
+
+Loss (float-motion-ae): L1 + LPIPS + L_comp-lp on eye/mouth crops (+ optional non-saturating adversarial
+term with a StyleGAN2 discriminator and lazy R1). Validation scores held-out pairs: PSNR of the
+reconstruction, PSNR of just copying the source frame (the trivial solution a small model can sit on), and
+LPIPS when the VGG weights are available. The optional plateau guard restarts a run stuck on that copy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from float_data import AutoEncoderPairs, PairSampling, PreparedDataset
+from float_motion_ae import (
+    Discriminator,
+    MotionAELoss,
+    MotionAutoEncoder,
+    PerceptualLoss,
+    component_boxes_from_landmarks,
+    discriminator_loss,
+    r1_penalty,
+)
+from float_train.config import AEStageConfig, ConfigError
+from float_train.ema import ParameterEMA
+from float_train.loop import Trainer
+from float_train.metrics import psnr
+
+__all__ = ["AETrainer"]
+
+
+def _split_or_error(prepared: PreparedDataset, split: str, field: str) -> None:
+    if not prepared.videos_in(split):
+        raise ConfigError(
+            f"{field}: split {split!r} of {prepared.root} has no videos; prepare the dataset with a "
+            f"non-zero --val-fraction, pick another split, or set train.val_every: 0"
+        )
+
+
+class AETrainer(Trainer):
+    """``float-train ae``: see the module docstring."""
+
+    stage = "ae"
+    # dec.to_rgb1 and the noise weights exist only to map the official checkpoint; they get no gradient.
+    find_unused_parameters = True
+    config: AEStageConfig
+
+    def prepare_data(self) -> None:
+        cfg = self.config
+        self.prepared = PreparedDataset(cfg.data.root)
+        _split_or_error(self.prepared, cfg.data.train_split, "data.train_split")
+        sizes = {e.crop_size for e in self.prepared.entries}
+        if sizes != {cfg.model.size}:
+            raise ConfigError(
+                f"model.size: the auto-encoder renders {cfg.model.size} px but {cfg.data.root} holds "
+                f"{sorted(sizes)} px crops; set model.size to the crop size or prepare with "
+                f"--crop-size {cfg.model.size}"
+            )
+        sampling = PairSampling(cfg.data.min_gap, cfg.data.max_gap)
+        self.pairs = AutoEncoderPairs(self.prepared, cfg.data.train_split, sampling, seed=cfg.train.seed)
+        self.val_pairs_data: AutoEncoderPairs | None = None
+        if cfg.train.val_every or cfg.guard is not None:
+            _split_or_error(self.prepared, cfg.data.val_split, "data.val_split")
+            self.val_pairs_data = AutoEncoderPairs(
+                self.prepared, cfg.data.val_split, sampling, seed=cfg.train.seed + 1
+            )
+        self.perceptual: PerceptualLoss | None = None
+        needs_lpips = cfg.loss.perceptual > 0 or cfg.loss.component > 0
+        try:
+            self.perceptual = PerceptualLoss(cfg.lpips_vgg)
+        except FileNotFoundError as error:
+            if needs_lpips:
+                raise ConfigError(
+                    f"loss.perceptual / loss.component > 0 need LPIPS: {error} (set lpips_vgg: PATH, or "
+                    "loss.perceptual: 0 and loss.component: 0 to train with L1 only)"
+                ) from None
+        if self.perceptual is not None:
+            self.perceptual.to(self.device)
+        if self.guard_state is None:
+            self.guard_state = {"restarts": 0, "history": []}
+
+    guard_state: dict[str, Any] | None = None
+
+    def train_dataset(self) -> Dataset:
+        return self.pairs
+
+    def build(self) -> None:
+        cfg = self.config
+        torch.manual_seed(cfg.train.seed + self.attempt)  # the guard restarts with seed + 1, + 2, ...
+        model = MotionAutoEncoder(**cfg.model.model_dump())
+        self.modules = {"model": model}
+        self.train_module = model
+        self.optimizers = {"main": self.make_optimizer(model.parameters(), cfg.optim)}
+        self.schedulers = {"main": self.make_scheduler(self.optimizers["main"], cfg.optim.warmup_steps)}
+        self.loss_fn = MotionAELoss(cfg.loss, self.perceptual if self._lpips_used() else None)
+        self.discriminator: nn.Module | None = None
+        if cfg.loss.adversarial > 0:
+            adv = cfg.adversarial
+            disc = Discriminator(
+                size=cfg.model.size,
+                channel_base=adv.channel_base or cfg.model.channel_base,
+                channel_max=adv.channel_max or cfg.model.channel_max,
+            )
+            self.modules["discriminator"] = disc
+            self.discriminator = disc
+            self.optimizers["disc"] = torch.optim.Adam(disc.parameters(), lr=adv.lr, betas=tuple(adv.betas))
+            self.schedulers["disc"] = self.make_scheduler(self.optimizers["disc"], 0)
+        self.ema = ParameterEMA(model, cfg.train.ema_decay) if cfg.train.ema_decay else None
+        self.disc_steps = 0
+
+    def _lpips_used(self) -> bool:
+        return self.config.loss.perceptual > 0 or self.config.loss.component > 0
+
+    def _wrap(self) -> None:
+        acc = self.accelerator
+        self.train_module, self.optimizers["main"] = acc.prepare(self.train_module, self.optimizers["main"])
+        if self.discriminator is not None:
+            self.discriminator, self.optimizers["disc"] = acc.prepare(
+                self.discriminator, self.optimizers["disc"]
+            )
+            self.modules["discriminator"] = self.discriminator
+        self.modules["model"] = self.train_module
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"guard": self.guard_state, "disc_steps": self.disc_steps}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.guard_state = state.get("guard")
+        self._resumed_disc_steps = int(state.get("disc_steps", 0))
+
+    def load_weights(self, checkpoint: Any) -> None:
+        super().load_weights(checkpoint)
+        self.disc_steps = getattr(self, "_resumed_disc_steps", 0)
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+        acc = self.accelerator
+        source = batch["source"].to(self.device, non_blocking=True)
+        driving = batch["driving"].to(self.device, non_blocking=True)
+        boxes = None
+        landmarks = batch["driving_landmarks"]
+        if landmarks.ndim == 3 and landmarks.shape[1] == 68:
+            boxes = component_boxes_from_landmarks(landmarks.to(self.device))
+        assert self.train_module is not None
+        recon = self.train_module(source, driving)
+        fake_logits = self.discriminator(recon) if self.discriminator is not None else None
+        terms = self.loss_fn(recon.float(), driving, boxes=boxes, fake_logits=fake_logits)
+        self.finish_step(terms.total, "main")
+        logs = {
+            "loss": terms.total.detach(),
+            "l1": terms.l1.detach(),
+            "perceptual": terms.perceptual.detach(),
+            "component": terms.component.detach(),
+            "adversarial": terms.adversarial.detach(),
+        }
+        if self.discriminator is not None:
+            logs.update(self._discriminator_step(driving, recon.detach()))
+        values = acc.reduce(torch.stack([v.float() for v in logs.values()]), reduction="mean")
+        return {k: float(v) for k, v in zip(logs, values.tolist(), strict=True)}
+
+    def _discriminator_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        assert self.discriminator is not None
+        optimizer = self.optimizers["disc"]
+        optimizer.zero_grad(set_to_none=True)  # drop the grads the generator's loss left on D
+        d_loss = discriminator_loss(self.discriminator(real), self.discriminator(fake))
+        self.accelerator.backward(d_loss)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        self.disc_steps += 1
+        r1 = torch.zeros((), device=real.device)
+        every = self.config.adversarial.r1_every
+        if self.disc_steps % every == 0:
+            real_r1 = real.detach().requires_grad_(True)
+            r1 = r1_penalty(self.discriminator(real_r1), real_r1)
+            # lazy regularisation: a k times larger penalty every k steps
+            self.accelerator.backward(r1 * (self.config.loss.r1_gamma / 2) * every)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        self.schedulers["disc"].step()
+        return {"disc_loss": d_loss.detach(), "r1": r1.detach()}
+
+    # ------------------------------------------------------------------------------------ validation
+    def _validation_batches(self) -> list[dict[str, Any]]:
+        data = self.val_pairs_data
+        assert data is not None
+        count = min(self.config.val_pairs, len(data))
+        # evenly spread over the split, same pairs at every validation
+        indices = np.linspace(0, len(data) - 1, count).round().astype(int).tolist()
+        data.set_epoch(0)
+        items = [data[i] for i in indices]
+        size = self.config.train.batch_size
+        return [
+            {
+                "source": torch.stack([it["source"] for it in items[i : i + size]]),
+                "driving": torch.stack([it["driving"] for it in items[i : i + size]]),
+            }
+            for i in range(0, len(items), size)
+        ]
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, Any]:
+        assert self.train_module is not None
+        model = self.accelerator.unwrap_model(self.train_module)
+        was_training = model.training
+        model.eval()
+        scores: dict[str, list[torch.Tensor]] = {"psnr": [], "copy": [], "lpips": []}
+        for batch in self._validation_batches():
+            source, driving = batch["source"].to(self.device), batch["driving"].to(self.device)
+            recon = model(source, driving).float().clamp(-1, 1)
+            scores["psnr"].append(psnr(recon, driving))
+            scores["copy"].append(psnr(source, driving))
+            if self.perceptual is not None:
+                scores["lpips"].append(self.perceptual(recon, driving)[None])
+        model.train(was_training)
+        record: dict[str, Any] = {
+            "val_pairs": int(sum(t.numel() for t in scores["psnr"])),
+            "val_psnr": float(torch.cat(scores["psnr"]).mean()),
+            "val_copy_psnr": float(torch.cat(scores["copy"]).mean()),
+        }
+        record["val_psnr_gain"] = record["val_psnr"] - record["val_copy_psnr"]
+        if scores["lpips"]:
+            record["val_lpips"] = float(torch.cat(scores["lpips"]).mean())
+        return record
+
+    def wants_validation(self) -> bool:
+        return self.config.guard is not None and self.step == self.config.guard.at_step
+
+    def after_validation(self, record: dict[str, Any]) -> bool:
+        guard = self.config.guard
+        if guard is None or self.step != guard.at_step or self.guard_state is None:
+            return False
+        gain = float(record["val_psnr_gain"])
+        stuck = gain < guard.min_gain_db
+        restart = stuck and self.guard_state["restarts"] < guard.max_restarts
+        event = {
+            "attempt": self.attempt,
+            "step": self.step,
+            "event": "guard",
+            "gain_db": gain,
+            "min_gain_db": guard.min_gain_db,
+            "action": "restart" if restart else ("gave_up" if stuck else "pass"),
+        }
+        self.guard_state["history"].append(event)
+        if self.is_main:
+            self.metrics.write(event)
+            if restart:
+                print(
+                    f"plateau guard: reconstruction beats copying the source by {gain:.2f} dB < "
+                    f"{guard.min_gain_db} dB at step {self.step}; restarting with seed + {self.attempt + 1}"
+                )
+        if restart:
+            self.guard_state["restarts"] += 1
+        return restart

@@ -1,0 +1,323 @@
+"""Training configs: pydantic models read from YAML or TOML, with ``--set a.b=value`` overrides.
+
+Every model forbids unknown keys, so a typo fails at start-up with a message that names the key and the
+file instead of being silently ignored. ``load_config`` turns every problem (unreadable file, unknown key,
+wrong type, missing dataset folder) into one :class:`ConfigError` whose message is meant for the terminal.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from float_emotion import PredictorSpec
+from float_flow import LossConfig, TransformerConfig
+from float_generate.bundle import AudioSpec, LogMelAudioSpec
+from float_motion_ae import LossWeights, MotionAEConfig
+
+__all__ = [
+    "AEStageConfig",
+    "AdversarialConfig",
+    "ConfigError",
+    "DataConfig",
+    "FMTStageConfig",
+    "GuardConfig",
+    "OptimConfig",
+    "SampleConfig",
+    "StageConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "dump_config",
+    "load_config",
+]
+
+
+class ConfigError(ValueError):
+    """A config cannot be used; the message names the file, the field and the fix (printed as is)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Strict):
+    """Where the prepared dataset (``float-data prepare`` output) is and how it is read."""
+
+    root: Path = Field(description="folder written by `float-data prepare` (holds manifest.jsonl)")
+    train_split: Literal["train", "val", "test"] = "train"
+    val_split: Literal["train", "val", "test"] = Field(
+        "val", description="held-out split for validation (needs videos when train.val_every > 0)"
+    )
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes (0 = in the main process)")
+    min_gap: int = Field(0, ge=0, description="stage 1: smallest |source - driving| frame distance")
+    max_gap: int | None = Field(None, ge=0, description="stage 1: largest distance (None: whole video)")
+    window_stride: int | None = Field(
+        None, gt=0, description="stage 2: frames between window starts (None: the window length L)"
+    )
+
+    @field_validator("root")
+    @classmethod
+    def _prepared(cls, value: Path) -> Path:
+        root = value.expanduser()
+        if not root.is_dir():
+            raise ValueError(
+                f"dataset folder {root} does not exist: run `float-data prepare VIDEOS_DIR {root}` first "
+                "(or fix data.root)"
+            )
+        if not (root / "manifest.jsonl").is_file():
+            raise ValueError(
+                f"{root} is not a prepared dataset (no manifest.jsonl): run `float-data prepare VIDEOS_DIR "
+                f"{root}` first (or fix data.root)"
+            )
+        return root
+
+    @model_validator(mode="after")
+    def _gaps(self) -> DataConfig:
+        if self.max_gap is not None and self.max_gap < self.min_gap:
+            raise ValueError(f"max_gap ({self.max_gap}) must be >= min_gap ({self.min_gap})")
+        return self
+
+
+class OptimConfig(_Strict):
+    """Adam and its schedule (linear warm-up, then constant)."""
+
+    lr: float = Field(1e-4, gt=0, description="learning rate")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam betas")
+    weight_decay: float = Field(0.0, ge=0)
+    eps: float = Field(1e-8, gt=0)
+    grad_clip: float | None = Field(None, gt=0, description="max global gradient norm (None: no clipping)")
+    warmup_steps: int = Field(0, ge=0, description="linear warm-up from 0 to lr over this many steps")
+
+    @field_validator("betas")
+    @classmethod
+    def _betas(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 <= b < 1.0 for b in value):
+            raise ValueError(f"both betas must be in [0, 1), got {list(value)}")
+        return value
+
+
+class TrainConfig(_Strict):
+    """Loop settings shared by both stages."""
+
+    steps: int = Field(gt=0, description="optimizer steps in total")
+    batch_size: int = Field(8, gt=0, description="samples per process per step (global = x processes)")
+    seed: int = Field(0, ge=0, description="seeds model init, data order and the loss noise")
+    checkpoint_every: int = Field(1000, gt=0, description="steps between checkpoints")
+    keep_last: int = Field(3, ge=1, description="complete checkpoints kept (older ones are deleted)")
+    log_every: int = Field(10, gt=0, description="steps between metric records in metrics.jsonl")
+    val_every: int = Field(1000, ge=0, description="steps between validations (0: never)")
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    ema_decay: float | None = Field(None, gt=0, lt=1, description="EMA of the weights (None: no EMA)")
+    cpu: bool = Field(False, description="train on the CPU even when a GPU is visible")
+    trackers: list[Literal["tensorboard", "wandb"]] = Field(
+        default_factory=list, description="accelerate trackers in addition to metrics.jsonl"
+    )
+
+
+class GuardConfig(_Strict):
+    """Plateau guard of stage 1: restart a model stuck on "copy the source frame".
+
+    At step ``at_step`` the validation PSNR of the reconstruction is compared with the PSNR of returning the
+    source frame unchanged; when the gain is below ``min_gain_db`` the model and optimizer are
+    re-initialised with seed + 1 (+2, ...) and training starts again from step 0, at most ``max_restarts``
+    times.
+    """
+
+    at_step: int = Field(gt=0)
+    min_gain_db: float = Field(0.5, description="required PSNR gain over copying the source, dB")
+    max_restarts: int = Field(2, ge=0)
+
+
+class AdversarialConfig(_Strict):
+    """Optional discriminator (LIA's adversarial loss); active when ``loss.adversarial`` > 0."""
+
+    lr: float = Field(2e-4, gt=0)
+    betas: tuple[float, float] = (0.0, 0.99)
+    r1_every: int = Field(16, gt=0, description="lazy R1: penalty every k discriminator steps, scaled by k")
+    channel_base: int | None = Field(None, gt=0, description="default: the auto-encoder's")
+    channel_max: int | None = Field(None, gt=0, description="default: the auto-encoder's")
+
+
+class AEStageConfig(_Strict):
+    """Stage 1: the motion auto-encoder (``float-train ae``)."""
+
+    stage: Literal["ae"] = "ae"
+    run_dir: Path = Field(description="output folder: config, metrics, checkpoints")
+    data: DataConfig
+    model: MotionAEConfig = Field(default_factory=MotionAEConfig)
+    loss: LossWeights = Field(default_factory=LossWeights)
+    lpips_vgg: Path | None = Field(
+        None, description="torchvision vgg16-397923af.pth for LPIPS (default: $FLOAT_LPIPS_VGG)"
+    )
+    adversarial: AdversarialConfig = Field(default_factory=AdversarialConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    train: TrainConfig
+    val_pairs: int = Field(16, gt=0, description="held-out pairs scored at each validation")
+    guard: GuardConfig | None = None
+
+    @model_validator(mode="after")
+    def _guard_needs_validation(self) -> AEStageConfig:
+        if self.guard is not None and self.guard.at_step > self.train.steps:
+            raise ValueError(
+                f"guard.at_step ({self.guard.at_step}) is after the last step ({self.train.steps})"
+            )
+        return self
+
+
+class SampleConfig(_Strict):
+    """The short clip sampled and decoded to mp4 at each stage-2 validation."""
+
+    frames: int = Field(75, ge=0, description="clip length in frames (0: no sample video)")
+    nfe: int = Field(10, gt=0, description="velocity evaluations (Euler steps)")
+    audio_scale: float = Field(2.0, ge=0)
+    emotion_scale: float = Field(1.0, ge=0)
+    seed: int = Field(0, ge=0)
+
+
+def _neutral() -> PredictorSpec:
+    return PredictorSpec(name="fixed", options={"emotion": "neutral"})
+
+
+class FMTStageConfig(_Strict):
+    """Stage 2: the flow-matching transformer and the audio projection (``float-train fmt``)."""
+
+    stage: Literal["fmt"] = "fmt"
+    run_dir: Path = Field(description="output folder: config, cache, metrics, checkpoints, samples")
+    data: DataConfig
+    motion_ae: Path = Field(description="stage-1 run dir or a saved MotionAutoEncoder folder (frozen)")
+    audio: AudioSpec = Field(default_factory=LogMelAudioSpec)
+    emotion: PredictorSpec = Field(default_factory=_neutral, description="float-emotion predictor")
+    model: TransformerConfig = Field(default_factory=TransformerConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=1e-5, grad_clip=1.0))
+    train: TrainConfig
+    val_windows: int = Field(16, gt=0, description="held-out windows scored at each validation")
+    sample: SampleConfig = Field(default_factory=SampleConfig)
+
+    @field_validator("motion_ae")
+    @classmethod
+    def _exists(cls, value: Path) -> Path:
+        path = value.expanduser()
+        if not path.is_dir():
+            raise ValueError(
+                f"{path} does not exist: point motion_ae at a stage-1 run dir (`float-train ae`) or a "
+                "folder written by MotionAutoEncoder.save_pretrained"
+            )
+        return path
+
+
+StageConfig = AEStageConfig | FMTStageConfig
+_STAGES: dict[str, type[AEStageConfig] | type[FMTStageConfig]] = {"ae": AEStageConfig, "fmt": FMTStageConfig}
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text()
+    try:
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as error:
+        raise ConfigError(
+            f"{path} is not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {error}"
+        ) from error
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path} must hold a mapping of settings at the top level, got {type(data).__name__}"
+        )
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with each ``a.b.c=value`` applied (``value`` parsed as a YAML scalar/list).
+
+    Raises:
+        ConfigError: an override without ``=`` or one that descends into a non-mapping value.
+    """
+    result: dict[str, Any] = _deep_copy(data)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set optim.lr=1e-4")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as error:
+            raise ConfigError(f"--set {item!r}: cannot parse the value: {error}") from error
+        value = _yaml11_float(value)
+        parts = key.strip().split(".")
+        node = result
+        for depth, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(parts[: depth + 1])
+                raise ConfigError(f"--set {item!r}: {where} is a value, not a section")
+            node = child
+        node[parts[-1]] = value
+    return result
+
+
+def _yaml11_float(value: Any) -> Any:
+    # YAML 1.1 reads "1e-4" (no dot) as a string; a value that float() accepts is meant as a number.
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _deep_copy(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _deep_copy(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_deep_copy(v) for v in data]
+    return data
+
+
+def _format_errors(error: ValidationError, source: str) -> str:
+    lines = []
+    for item in error.errors():
+        loc = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling; docs/float-train.md lists every field)"
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        lines.append(f"  {loc}: {message}")
+    return f"invalid config {source}:\n" + "\n".join(lines)
+
+
+def validate_config(data: dict[str, Any], stage: str, source: str = "config") -> StageConfig:
+    """Validate an already-parsed mapping as the config of ``stage`` (``"ae"`` or ``"fmt"``)."""
+    model = _STAGES[stage]
+    declared = data.get("stage", stage)
+    if declared != stage:
+        raise ConfigError(
+            f"{source} is a {declared!r} config but the command is `float-train {stage}`: "
+            f"run `float-train {declared} {source}` instead"
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_format_errors(error, source)) from None
+
+
+def load_config(
+    path: str | Path, stage: str, overrides: list[str] | None = None, run_dir: str | Path | None = None
+) -> StageConfig:
+    """Read a YAML/TOML config file, apply ``--set`` overrides (and ``--run-dir``), validate for ``stage``."""
+    file = Path(path)
+    data = apply_overrides(_read_file(file), list(overrides or []))
+    if run_dir is not None:
+        data["run_dir"] = str(run_dir)
+    return validate_config(data, stage, str(file))
+
+
+def dump_config(config: StageConfig) -> str:
+    """The resolved config as YAML (what RUN_DIR/config.yaml holds)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,146 @@
+"""``float-train export``: a stage-2 run dir -> the inference bundle ``float-generate`` loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from float_audio import AudioProjection
+from float_data import PreparedDataset
+from float_flow import FlowMatchingTransformer
+from float_generate.bundle import BundleManifest, GenerationDefaults, save_bundle
+from float_motion_ae import MotionAutoEncoder
+from float_train.checkpoint import latest_checkpoint
+from float_train.config import ConfigError, FMTStageConfig, validate_config
+from float_train.fmt import AE_COPY
+from float_train.metrics import MetricsLog
+from float_train.models import FlowTrainModule, apply_ema
+
+__all__ = ["export_bundle", "model_card"]
+
+
+def _read_run(run_dir: Path) -> FMTStageConfig:
+    file = run_dir / "config.yaml"
+    if not file.is_file():
+        raise ConfigError(f"{run_dir} is not a float-train run dir (no config.yaml)")
+    data = yaml.safe_load(file.read_text())
+    if not isinstance(data, dict) or data.get("stage") != "fmt":
+        stage = data.get("stage") if isinstance(data, dict) else "?"
+        raise ConfigError(
+            f"{run_dir} is a stage-{stage} run; export needs a "
+            "stage-2 run dir (`float-train fmt`), which records the auto-encoder it was trained with"
+        )
+    config = validate_config(data, "fmt", str(file))
+    assert isinstance(config, FMTStageConfig)
+    return config
+
+
+def model_card(
+    config: FMTStageConfig,
+    ae: MotionAutoEncoder,
+    flow: FlowMatchingTransformer,
+    step: int,
+    run_dir: Path,
+    weights: str,
+) -> str:
+    """A README for the bundle from the configs, the data manifest and the last validation."""
+    lines = [
+        "---",
+        "license: apache-2.0",
+        "library_name: float-kit",
+        "tags: [float, talking-head, audio-driven, flow-matching]",
+        "---",
+        "",
+        "# FLOAT-kit bundle",
+        "",
+        f"Exported by `float-train export` from `{run_dir}` at step {step} ({weights} weights).",
+        "",
+        "## Models",
+        "",
+        f"- motion auto-encoder: {ae.config.size} px, latent {ae.config.latent_dim}, "
+        f"{ae.config.motion_dim} motion directions, {sum(p.numel() for p in ae.parameters()):,} parameters",
+        f"- flow-matching transformer: width {flow.config.dim_hidden}, depth {flow.config.depth}, "
+        f"{flow.config.num_prev_frames} + {flow.config.num_frames} frames, "
+        f"{sum(p.numel() for p in flow.parameters()):,} parameters",
+        f"- audio: {config.audio.kind} encoder + trained projection to {flow.config.dim_audio}",
+        f"- emotion during training: `{config.emotion.model_dump_json()}`",
+        "",
+        "## Training data",
+        "",
+    ]
+    try:
+        prepared = PreparedDataset(config.data.root)
+        for split in ("train", "val", "test"):
+            entries = prepared.videos_in(split)
+            if entries:
+                seconds = sum(e.duration_s for e in entries)
+                speakers = len({e.speaker_id for e in entries})
+                lines.append(f"- {split}: {len(entries)} videos, {speakers} speakers, {seconds / 60:.1f} min")
+        lines.append(f"- prepared dataset: `{config.data.root}`")
+    except FileNotFoundError:
+        lines.append(f"- prepared dataset `{config.data.root}` (no longer readable at export time)")
+    validations = [r for r in MetricsLog(run_dir / "metrics.jsonl").read() if r.get("event") == "validation"]
+    if validations:
+        last = validations[-1]
+        lines += ["", "## Last validation", ""]
+        lines += [f"- {k}: {v}" for k, v in last.items() if k.startswith("val_")]
+    lines += [
+        "",
+        "## Training settings",
+        "",
+        f"- steps {config.train.steps}, batch {config.train.batch_size} per process, "
+        f"Adam lr {config.optim.lr}, grad clip {config.optim.grad_clip}",
+        f"- loss: {config.loss.model_dump_json()}",
+        "",
+        "## Licence and limits",
+        "",
+        "Apache-2.0. The quality is bounded by the training data above: a model trained on a small corpus",
+        "works only for faces, voices and head motion like those it saw.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def export_bundle(run_dir: Path, out_dir: Path, overwrite: bool = False, use_ema: bool = True) -> Path:
+    """Write the bundle of a stage-2 run (newest complete checkpoint; EMA weights when present)."""
+    config = _read_run(run_dir)
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise ConfigError(f"{run_dir} has no complete checkpoint yet: train longer (train.checkpoint_every)")
+    if not (run_dir / AE_COPY / "model.safetensors").is_file():
+        raise ConfigError(f"{run_dir / AE_COPY} is missing: the run dir is incomplete")
+    if out_dir.exists() and not overwrite:
+        raise ConfigError(f"{out_dir} already exists; pass --overwrite to replace it")
+    ae = MotionAutoEncoder.from_pretrained(str(run_dir / AE_COPY))
+    flow = FlowMatchingTransformer.from_pretrained(str(checkpoint / "flow"))
+    projection = AudioProjection.from_pretrained(str(checkpoint / "audio_projection"))
+    weights = "raw"
+    ema = checkpoint / "ema.safetensors"
+    if use_ema and ema.is_file():
+        apply_ema(FlowTrainModule(flow, projection), ema)
+        weights = "EMA"
+    step = int(checkpoint.name.split("-")[1])
+    emotion_predictor = None if config.emotion.name in ("fixed", "mix") else config.emotion
+    manifest = BundleManifest(
+        resolution=ae.config.size,
+        audio=config.audio,
+        emotion_predictor=emotion_predictor,
+        defaults=GenerationDefaults(
+            steps=config.sample.nfe,
+            audio_scale=config.sample.audio_scale,
+            emotion_scale=config.sample.emotion_scale,
+        ),
+        license="apache-2.0",
+        description=f"float-train export of {run_dir.name} at step {step}",
+    )
+    card = model_card(config, ae, flow, step, run_dir, weights)
+    return save_bundle(
+        out_dir,
+        manifest=manifest,
+        motion_ae=ae,
+        flow=flow,
+        audio_projection=projection,
+        model_card=card,
+        overwrite=overwrite,
+    )

@@ -1,0 +1,253 @@
+"""Stage 2: train the flow-matching transformer (and the audio projection) on cached motion latents.
+
+Once per run, the frozen auto-encoder encodes every frame of the training and validation clips to motion
+latents, the audio encoder turns each clip's speech into raw 25 fps features, and the emotion predictor
+gives one 7-d vector per clip; ``float_data.build_motion_cache`` stores them under
+``RUN_DIR/cache/<fingerprint>`` (the fingerprint covers the auto-encoder weights, the audio encoder and the
+emotion predictor, so changing any of them builds a new cache). Training then reads 10 + 50 frame windows
+(``float_data.MotionWindows``) and minimises L_OT + lambda L_vel with condition dropout, as the paper.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+from safetensors import safe_open
+from torch.utils.data import Dataset
+
+from float_audio import AudioProjection
+from float_data import MotionWindows, PreparedDataset, build_motion_cache, decode_image, to_model_tensor
+from float_flow import FlowMatchingTransformer, SamplerConfig, generate
+from float_generate.bundle import build_audio_encoder
+from float_motion_ae import MotionAutoEncoder
+from float_train.config import ConfigError, FMTStageConfig
+from float_train.ema import ParameterEMA
+from float_train.loop import Trainer, derive_seed
+from float_train.models import FlowTrainModule, load_motion_ae, save_pretrained_atomic
+from float_train.video import write_mp4
+
+__all__ = ["FMTTrainer", "cache_fingerprint"]
+
+AE_COPY = "motion_ae"
+"""Folder in RUN_DIR holding the frozen auto-encoder this run was trained against (export reads it)."""
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_fingerprint(ae_weights: Path, audio_fingerprint: str, emotion: dict[str, Any]) -> str:
+    """16 hex digits identifying what the cached tensors were computed with."""
+    payload = json.dumps(
+        {"ae": _file_sha256(ae_weights), "audio": audio_fingerprint, "emotion": emotion}, sort_keys=True
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+class FMTTrainer(Trainer):
+    """``float-train fmt``: see the module docstring."""
+
+    stage = "fmt"
+    config: FMTStageConfig
+
+    # ------------------------------------------------------------------------------------ data
+    def prepare_data(self) -> None:
+        cfg, acc = self.config, self.accelerator
+        self.prepared = PreparedDataset(cfg.data.root)
+        if cfg.model.dim_pose > 0:
+            raise ConfigError(
+                "model.dim_pose: float-train has no head-pose estimator to cache poses from; set it to 0"
+            )
+        copy = self.run_dir / AE_COPY
+        if self.is_main and not (copy / "model.safetensors").is_file():
+            ae, origin = load_motion_ae(cfg.motion_ae)
+            save_pretrained_atomic(ae, copy)
+            (self.run_dir / "motion_ae_source.txt").write_text(origin + "\n")
+        acc.wait_for_everyone()
+        ae = MotionAutoEncoder.from_pretrained(str(copy))
+        if cfg.model.dim_motion != ae.config.latent_dim:
+            raise ConfigError(
+                f"model.dim_motion: the transformer's motion width is {cfg.model.dim_motion} but the "
+                f"auto-encoder ({cfg.motion_ae}) has latent_dim {ae.config.latent_dim}; set "
+                f"model.dim_motion: {ae.config.latent_dim}"
+            )
+        sizes = {e.crop_size for e in self.prepared.entries}
+        if sizes != {ae.config.size}:
+            raise ConfigError(
+                f"data.root: {cfg.data.root} holds {sorted(sizes)} px crops but the auto-encoder renders "
+                f"{ae.config.size} px; prepare the data with --crop-size {ae.config.size}"
+            )
+        self.motion_ae = ae.to(self.device).eval().requires_grad_(False)
+        self.audio_encoder = build_audio_encoder(cfg.audio).to(self.device)
+        self.audio_encoder.eval()
+        emotion = cfg.emotion.build()
+        fingerprint = cache_fingerprint(
+            copy / "model.safetensors", self.audio_encoder.fingerprint(), cfg.emotion.model_dump(mode="json")
+        )
+        self.cache_dir = self.run_dir / "cache" / fingerprint
+        splits = [cfg.data.train_split]
+        if cfg.train.val_every:
+            if not self.prepared.videos_in(cfg.data.val_split):
+                raise ConfigError(
+                    f"data.val_split: split {cfg.data.val_split!r} of {cfg.data.root} has no videos; prepare "
+                    "with a non-zero --val-fraction, pick another split, or set train.val_every: 0"
+                )
+            splits.append(cfg.data.val_split)
+        if self.is_main:
+            device = self.device
+
+            def encode_motion(crops: torch.Tensor) -> torch.Tensor:
+                return self.motion_ae.encode_motion(crops.to(device))
+
+            def encode_audio(wav: torch.Tensor, frames: int) -> torch.Tensor:
+                return self.audio_encoder.encode(wav[None].to(device), frames)[0]
+
+            def predict_emotion(wav: torch.Tensor) -> torch.Tensor:
+                return emotion.predict(wav)[0]
+
+            for split in dict.fromkeys(splits):
+                build_motion_cache(
+                    self.prepared, self.cache_dir, encode_motion, encode_audio, predict_emotion, split=split
+                )
+        acc.wait_for_everyone()
+        P, L = cfg.model.num_prev_frames, cfg.model.num_frames
+        stride = cfg.data.window_stride
+        self.windows = MotionWindows(self.prepared, self.cache_dir, cfg.data.train_split, P, L, stride)
+        if len(self.windows) == 0:
+            raise ConfigError(
+                f"no training windows: every clip of split {cfg.data.train_split!r} is shorter than "
+                f"model.num_prev_frames + model.num_frames = {P + L} frames"
+            )
+        self.val_windows: MotionWindows | None = None
+        if cfg.train.val_every:
+            self.val_windows = MotionWindows(self.prepared, self.cache_dir, cfg.data.val_split, P, L, stride)
+        self.audio_dim = self.audio_encoder.feature_dim
+
+    def train_dataset(self) -> Dataset:
+        return self.windows
+
+    # ------------------------------------------------------------------------------------ models
+    def build(self) -> None:
+        cfg = self.config
+        torch.manual_seed(cfg.train.seed + self.attempt)
+        flow = FlowMatchingTransformer(**cfg.model.model_dump())
+        projection = AudioProjection(in_dim=self.audio_dim, out_dim=cfg.model.dim_audio)
+        module = FlowTrainModule(flow, projection)
+        self.modules = {"flow": flow, "audio_projection": projection}
+        self.train_module = module
+        trainable = [p for p in module.parameters() if p.requires_grad]
+        self.optimizers = {"main": self.make_optimizer(trainable, cfg.optim)}
+        self.schedulers = {"main": self.make_scheduler(self.optimizers["main"], cfg.optim.warmup_steps)}
+        self.ema = ParameterEMA(module, cfg.train.ema_decay) if cfg.train.ema_decay else None
+        seed = derive_seed(cfg.train.seed, self.attempt, self.accelerator.process_index, 1)
+        self.generators = {"loss": torch.Generator(device=self.device).manual_seed(seed)}
+
+    def _inner(self) -> FlowTrainModule:
+        assert self.train_module is not None
+        return self.accelerator.unwrap_model(self.train_module)  # type: ignore[return-value]
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+        assert self.train_module is not None
+        motion = batch["motion"].to(self.device, non_blocking=True)
+        audio = batch["audio"].to(self.device, non_blocking=True)
+        emotion = batch["emotion"].to(self.device, non_blocking=True)
+        terms = self.train_module(motion, audio, emotion, self.config.loss, self.generators["loss"])
+        norm = self.finish_step(terms.total, "main")
+        values = torch.stack([terms.total.detach(), terms.ot.detach(), terms.vel.detach()]).float()
+        values = self.accelerator.reduce(values, reduction="mean")
+        logs = dict(zip(("loss", "ot", "vel"), values.tolist(), strict=True))
+        if norm is not None:
+            logs["grad_norm"] = norm
+        return logs
+
+    # ------------------------------------------------------------------------------------ validation
+    @torch.no_grad()
+    def validate(self) -> dict[str, Any]:
+        module = self._inner()
+        was_training = module.training
+        module.eval()
+        record: dict[str, Any] = {}
+        data = self.val_windows
+        if data is not None and len(data) > 0:
+            count = min(self.config.val_windows, len(data))
+            indices = np.linspace(0, len(data) - 1, count).round().astype(int).tolist()
+            generator = torch.Generator(device=self.device).manual_seed(
+                derive_seed(self.config.train.seed, 7)
+            )
+            totals = torch.zeros(3, dtype=torch.float64)
+            size = self.config.train.batch_size
+            for start in range(0, count, size):
+                items = [data[i] for i in indices[start : start + size]]
+                terms = module(
+                    torch.stack([it["motion"] for it in items]).to(self.device),
+                    torch.stack([it["audio"] for it in items]).to(self.device),
+                    torch.stack([it["emotion"] for it in items]).to(self.device),
+                    self.config.loss,
+                    generator,
+                )
+                weight = len(items)
+                totals += torch.tensor([float(terms.total), float(terms.ot), float(terms.vel)]) * weight
+            totals /= count
+            record.update(
+                {
+                    "val_windows": count,
+                    "val_loss": float(totals[0]),
+                    "val_ot": float(totals[1]),
+                    "val_vel": float(totals[2]),
+                }
+            )
+        else:
+            record["val_windows"] = 0
+        if self.config.sample.frames > 0:
+            record["sample"] = str(self._sample_clip(module))
+        module.train(was_training)
+        return record
+
+    def _sample_clip(self, module: FlowTrainModule) -> Path:
+        """Sample a short clip for the first validation video (its first frame as the portrait) -> mp4."""
+        cfg = self.config
+        entries = self.prepared.videos_in(cfg.data.val_split) or self.prepared.videos_in(cfg.data.train_split)
+        entry = entries[0]
+        with safe_open(str(self.cache_dir / f"{entry.video_id}.safetensors"), framework="pt") as handle:
+            audio_raw = handle.get_tensor("audio")
+            emotion = handle.get_tensor("emotion")
+        frames = min(cfg.sample.frames, int(audio_raw.shape[0]))
+        root = self.prepared.root / "data"
+        table = pq.read_table(root / "frames" / entry.split / f"{entry.video_id}.parquet", columns=["image"])
+        portrait = to_model_tensor(decode_image(table.column("image")[0].as_py())[None]).to(self.device)
+        ae = self.motion_ae
+        encoded = ae.encode(portrait)
+        source = ae.motion(encoded.coeffs)
+        audio = module.projection(audio_raw[:frames][None].to(self.device))
+        motion = generate(
+            module.flow,
+            source,
+            audio,
+            emotion[None].to(self.device),
+            seed=cfg.sample.seed,
+            sampler=SamplerConfig(nfe=cfg.sample.nfe),
+            audio_scale=cfg.sample.audio_scale,
+            emotion_scale=cfg.sample.emotion_scale,
+        )[0]
+
+        def images() -> Any:
+            for start in range(0, frames, 16):
+                chunk = ae.decode(encoded.identity, motion[start : start + 16], encoded.features)
+                pixels = ((chunk.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+                yield from pixels.permute(0, 2, 3, 1).cpu().numpy()
+
+        video_row = pq.read_table(root / "videos" / entry.split / f"{entry.video_id}.parquet").to_pylist()[0]
+        wav = np.asarray(video_row["audio"], dtype=np.float32)
+        out = self.run_dir / "samples" / f"step-{self.step:07d}.mp4"
+        write_mp4(out, images(), wav)
+        return out

@@ -1,0 +1,435 @@
+"""The training loop both stages share: accelerate set-up, run dir, resume, logging, checkpoints.
+
+A stage subclasses :class:`Trainer` and supplies its models (``build``), one optimisation step
+(``train_step``) and a validation (``validate``). Everything that must survive a kill is in
+:meth:`Trainer.save_checkpoint`: the models (``save_pretrained`` folders), the optimizers and schedulers,
+the EMA, every RNG state of every process, the data position and the stage's own state (plateau guard).
+Together with the step-indexed data order (:mod:`float_train.sampling`) this makes ``--resume`` continue
+bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from float_train.checkpoint import (
+    capture_rng,
+    complete_checkpoints,
+    finalize_checkpoint,
+    latest_checkpoint,
+    restore_rng,
+    staging_dir,
+    write_text_atomic,
+)
+from float_train.config import ConfigError, StageConfig, dump_config
+from float_train.ema import ParameterEMA
+from float_train.metrics import MetricsLog
+from float_train.sampling import EpochIndexed, StepBatchSampler
+
+__all__ = ["RunError", "TrainResult", "Trainer", "derive_seed"]
+
+# Differences in these fields do not stop a resume: they change no computed number.
+_RESUME_FREE = {"steps", "checkpoint_every", "keep_last", "log_every", "val_every", "trackers"}
+
+
+class RunError(RuntimeError):
+    """The run dir cannot be used as asked (existing run without --resume, changed config, ...)."""
+
+
+def derive_seed(*parts: int) -> int:
+    """A 63-bit seed from several integers (seed, attempt, rank, purpose)."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint64)[0] >> 1)
+
+
+@dataclass
+class TrainResult:
+    """What a finished run reports: steps done, restarts, last logged and validation records."""
+
+    run_dir: Path
+    steps: int
+    attempts: int
+    last_log: dict[str, Any] = field(default_factory=dict)
+    last_validation: dict[str, Any] = field(default_factory=dict)
+
+
+def _config_diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = sorted(set(old) | set(new))
+    diffs: list[str] = []
+    for key in keys:
+        path = f"{prefix}{key}"
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            diffs += _config_diff(a, b, path + ".")
+        elif a != b and not (prefix == "train." and key in _RESUME_FREE):
+            diffs.append(path)
+    return diffs
+
+
+class Trainer(ABC):
+    """Shared loop; subclasses fill ``modules`` (saved with ``save_pretrained``), ``optimizers``,
+    ``schedulers`` and ``generators`` in :meth:`build`.
+
+    Attributes set by :meth:`build`:
+        modules: name -> unwrapped model saved as ``name/`` in checkpoints (hub-mixin models).
+        train_module: the module that is wrapped by accelerate (DDP) and receives gradients.
+        optimizers, schedulers: name -> object, saved as ``name.pt``.
+        generators: name -> per-process ``torch.Generator`` whose states are checkpointed.
+    """
+
+    stage: str = ""
+    find_unused_parameters: bool = False
+    """DDP must be told when some parameters never receive gradients (else it waits for them)."""
+
+    def __init__(self, config: StageConfig, resume: bool = False, show_progress: bool = True) -> None:
+        self.config = config
+        self.resume = resume
+        self.show_progress = show_progress
+        self.run_dir = Path(config.run_dir)
+        train = config.train
+        self.accelerator = Accelerator(
+            cpu=train.cpu,
+            mixed_precision=train.mixed_precision,
+            log_with=list(train.trackers) or None,
+            project_dir=str(self.run_dir),
+            kwargs_handlers=[
+                DistributedDataParallelKwargs(find_unused_parameters=self.find_unused_parameters)
+            ],
+        )
+        if self.accelerator.device.type == "cpu" and train.mixed_precision == "fp16":
+            raise ConfigError("train.mixed_precision: fp16 needs a GPU; use bf16 on the CPU, or 'no'")
+        self.modules: dict[str, nn.Module] = {}
+        self.train_module: nn.Module | None = None
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
+        self.generators: dict[str, torch.Generator] = {}
+        self.ema: ParameterEMA | None = None
+        self.attempt = 0
+        self.step = 0
+        self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+        self.last_validation: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------------------------ for subclasses
+    @property
+    def device(self) -> torch.device:
+        return self.accelerator.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.accelerator.is_main_process
+
+    @abstractmethod
+    def prepare_data(self) -> None:
+        """Once per run, before ``build``: caches and datasets (main process first, others wait)."""
+
+    @abstractmethod
+    def build(self) -> None:
+        """Create models, optimizers, schedulers, generators for ``self.attempt`` (seeded)."""
+
+    @abstractmethod
+    def train_dataset(self) -> Dataset:
+        """The training dataset (items collated by torch's default collate)."""
+
+    @abstractmethod
+    def train_step(self, batch: Any) -> dict[str, float]:
+        """One optimisation step on this process's batch; returns metrics averaged over processes."""
+
+    @abstractmethod
+    def validate(self) -> dict[str, Any]:
+        """Main process only: validation metrics (and side outputs such as sample videos)."""
+
+    def wants_validation(self) -> bool:
+        """Hook: validate at this step even when ``train.val_every`` does not ask for it."""
+        return False
+
+    def after_validation(self, record: dict[str, Any]) -> bool:
+        """Called on every process with the validation record; return True to restart the attempt."""
+        return False
+
+    def extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        return None
+
+    def make_optimizer(self, params: Any, optim: Any) -> torch.optim.Optimizer:
+        return torch.optim.Adam(
+            params, lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps, weight_decay=optim.weight_decay
+        )
+
+    @staticmethod
+    def make_scheduler(optimizer: torch.optim.Optimizer, warmup: int) -> torch.optim.lr_scheduler.LambdaLR:
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: 1.0 if warmup == 0 else min(1.0, (s + 1) / warmup)
+        )
+
+    def finish_step(self, loss: torch.Tensor, optimizer_name: str = "main") -> float | None:
+        """Backward, clip, optimizer and scheduler step; returns the gradient norm when clipped."""
+        optimizer = self.optimizers[optimizer_name]
+        self.accelerator.backward(loss)
+        norm = None
+        clip = self.config.optim.grad_clip
+        if clip is not None and self.train_module is not None:
+            norm = float(self.accelerator.clip_grad_norm_(self.train_module.parameters(), clip))
+        optimizer.step()
+        self.schedulers[optimizer_name].step()
+        optimizer.zero_grad(set_to_none=True)
+        return norm
+
+    # ------------------------------------------------------------------------------------ run dir
+    def _check_run_dir(self) -> Path | None:
+        """Decide fresh start or resume; returns the checkpoint to resume from (None: fresh)."""
+        found = latest_checkpoint(self.run_dir)
+        saved = self.run_dir / "config.yaml"
+        if found is None:
+            return None
+        if not self.resume:
+            raise RunError(
+                f"{self.run_dir} already holds checkpoints (newest {found.name}): pass --resume to continue "
+                "it, or choose another run dir (--run-dir)"
+            )
+        if saved.is_file():
+            old = yaml.safe_load(saved.read_text())
+            new = self.config.model_dump(mode="json")
+            diffs = _config_diff(old, new)
+            if diffs:
+                raise RunError(
+                    f"the config differs from the one {self.run_dir} was started with in {', '.join(diffs)}; "
+                    "resume with the same config (only train.steps and logging/checkpoint intervals may "
+                    "change) or start a new run dir"
+                )
+        return found
+
+    def _init_run_dir(self, resume_from: Path | None) -> None:
+        if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(self.run_dir / "config.yaml", dump_config(self.config))
+            if resume_from is None:
+                self.metrics.path.unlink(missing_ok=True)
+        self.accelerator.wait_for_everyone()
+
+    # ------------------------------------------------------------------------------------ checkpoints
+    def _unwrapped(self, name: str) -> nn.Module:
+        return self.accelerator.unwrap_model(self.modules[name])
+
+    def save_checkpoint(self) -> None:
+        acc = self.accelerator
+        staged = staging_dir(self.run_dir, self.step)
+        if self.is_main:
+            shutil.rmtree(staged, ignore_errors=True)
+            (staged / "rng").mkdir(parents=True)
+        acc.wait_for_everyone()
+        torch.save(capture_rng(self.generators), staged / "rng" / f"rank-{acc.process_index}.pt")
+        acc.wait_for_everyone()
+        if self.is_main:
+            for name in self.modules:
+                unwrapped = self._unwrapped(name)
+                unwrapped.save_pretrained(staged / name)  # type: ignore[operator]
+                (staged / name / "README.md").unlink(missing_ok=True)
+            for name, optimizer in self.optimizers.items():
+                torch.save(optimizer.state_dict(), staged / f"optimizer-{name}.pt")
+            for name, scheduler in self.schedulers.items():
+                torch.save(scheduler.state_dict(), staged / f"scheduler-{name}.pt")
+            if self.ema is not None:
+                save_file(self.ema.state_dict(), str(staged / "ema.safetensors"))
+            batch = self.config.train.batch_size
+            state = {
+                "stage": self.stage,
+                "step": self.step,
+                "attempt": self.attempt,
+                "world_size": acc.num_processes,
+                "data": {
+                    "seed": self.config.train.seed,
+                    "stream_position": self.step * batch * acc.num_processes,
+                    "samples_per_step": batch * acc.num_processes,
+                },
+                "extra": self.extra_state(),
+            }
+            write_text_atomic(staged / "trainer_state.json", json.dumps(state, indent=2) + "\n")
+            finalize_checkpoint(
+                self.run_dir, self.step, self.config.train.keep_last, {"attempt": self.attempt}
+            )
+        acc.wait_for_everyone()
+
+    def _read_state(self, checkpoint: Path) -> dict[str, Any]:
+        state = json.loads((checkpoint / "trainer_state.json").read_text())
+        if state["world_size"] != self.accelerator.num_processes:
+            raise RunError(
+                f"{checkpoint} was written by {state['world_size']} processes but this run has "
+                f"{self.accelerator.num_processes}: resume with the same number of processes "
+                "(the data order and per-process RNG states depend on it)"
+            )
+        return state
+
+    def load_weights(self, checkpoint: Path) -> None:
+        """Model weights, optimizer, scheduler and EMA from ``checkpoint`` (before accelerate wraps them)."""
+        for name, module in self.modules.items():
+            module.load_state_dict(load_file(str(checkpoint / name / "model.safetensors")), strict=True)
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(torch.load(checkpoint / f"optimizer-{name}.pt", weights_only=True))
+        for name, scheduler in self.schedulers.items():
+            scheduler.load_state_dict(torch.load(checkpoint / f"scheduler-{name}.pt", weights_only=False))
+        if self.ema is not None:
+            self.ema.load_state_dict(load_file(str(checkpoint / "ema.safetensors")))
+
+    def restore_rng(self, checkpoint: Path) -> None:
+        # Our own file: holds numpy's state tuple, which weights_only loading rejects.
+        state = torch.load(
+            checkpoint / "rng" / f"rank-{self.accelerator.process_index}.pt", weights_only=False
+        )
+        restore_rng(state, self.generators)
+
+    # ------------------------------------------------------------------------------------ loop
+    def _loader(self, dataset: Dataset, start: int) -> DataLoader:
+        acc = self.accelerator
+        sampler = StepBatchSampler(
+            len(dataset),  # type: ignore[arg-type]
+            self.config.train.batch_size,
+            acc.num_processes,
+            acc.process_index,
+            self.config.train.seed,
+            start,
+            self.config.train.steps,
+        )
+        workers = self.config.data.num_workers
+        return DataLoader(
+            EpochIndexed(dataset),
+            batch_sampler=sampler,
+            num_workers=workers,
+            pin_memory=acc.device.type == "cuda",
+            persistent_workers=False,
+        )
+
+    def _log(self, record: dict[str, Any]) -> None:
+        if self.is_main:
+            self.metrics.write(record)
+        scalars = {k: v for k, v in record.items() if isinstance(v, int | float) and k not in ("step",)}
+        if self.config.train.trackers:
+            self.accelerator.log(scalars, step=self.step)
+
+    def run(self) -> TrainResult:
+        """Train to ``train.steps`` (resuming when asked), writing checkpoints, metrics and validations."""
+        acc = self.accelerator
+        resume_from = self._check_run_dir()
+        self._init_run_dir(resume_from)
+        if self.config.train.trackers:
+            acc.init_trackers(self.stage, config=json.loads(json.dumps(self.config.model_dump(mode="json"))))
+        self.prepare_data()
+        state: dict[str, Any] | None = None
+        if resume_from is not None:
+            state = self._read_state(resume_from)
+            self.attempt = int(state["attempt"])
+            self.load_extra_state(state.get("extra", {}))
+        last_log: dict[str, Any] = {}
+        while True:
+            self.build()
+            self.step = 0
+            if resume_from is not None and state is not None:
+                self.load_weights(resume_from)
+                self.step = int(state["step"])
+            self._wrap()
+            if resume_from is not None and state is not None:
+                self.restore_rng(resume_from)
+                if self.is_main:
+                    self.metrics.truncate_after(self.attempt, self.step)
+                    print(f"resumed from {resume_from} (attempt {self.attempt}, step {self.step})")
+                resume_from, state = None, None
+            acc.wait_for_everyone()
+            restart, last_log = self._run_attempt()
+            if not restart:
+                break
+            self.attempt += 1
+        if self.config.train.trackers:
+            acc.end_training()
+        return TrainResult(self.run_dir, self.step, self.attempt + 1, last_log, self.last_validation)
+
+    def _wrap(self) -> None:
+        """Hand the trainable module and optimizers to accelerate (DDP, device placement, autocast)."""
+        acc = self.accelerator
+        names = list(self.optimizers)
+        prepared = acc.prepare(self.train_module, *[self.optimizers[n] for n in names])
+        self.train_module = prepared[0]
+        for name, optimizer in zip(names, prepared[1:], strict=True):
+            self.optimizers[name] = optimizer
+        self.after_wrap()
+
+    def after_wrap(self) -> None:  # noqa: B027 (an optional hook, empty by default)
+        """Hook: move extra modules (frozen encoders, discriminators) once accelerate has placed the model."""
+
+    def _run_attempt(self) -> tuple[bool, dict[str, Any]]:
+        train = self.config.train
+        dataset = self.train_dataset()
+        loader = self._loader(dataset, self.step)
+        bar = tqdm(
+            total=train.steps,
+            initial=self.step,
+            desc=f"{self.stage}" + (f" attempt {self.attempt}" if self.attempt else ""),
+            unit="step",
+            disable=not (self.is_main and self.show_progress),
+            dynamic_ncols=True,
+        )
+        last_log: dict[str, Any] = {}
+        tick, tick_step = time.perf_counter(), self.step
+        try:
+            for batch in loader:
+                logs = self.train_step(batch)
+                self.step += 1
+                if self.ema is not None and self.train_module is not None:
+                    self.ema.update(self.accelerator.unwrap_model(self.train_module))
+                bar.update(1)
+                bar.set_postfix(loss=f"{logs.get('loss', float('nan')):.4f}", refresh=False)
+                if self.step % train.log_every == 0 or self.step == train.steps:
+                    now = time.perf_counter()
+                    rate = (self.step - tick_step) / max(now - tick, 1e-9)
+                    tick, tick_step = now, self.step
+                    lr = self.schedulers["main"].get_last_lr()[0]
+                    last_log = {"attempt": self.attempt, "step": self.step, **logs, "lr": lr}
+                    last_log["steps_per_s"] = round(rate, 4)
+                    self._log(last_log)
+                restart = False
+                scheduled = train.val_every and (self.step % train.val_every == 0 or self.step == train.steps)
+                if scheduled or self.wants_validation():
+                    restart = self._validate()
+                if restart:
+                    return True, last_log
+                if self.step % train.checkpoint_every == 0 or self.step == train.steps:
+                    self.save_checkpoint()
+        finally:
+            bar.close()
+        return False, last_log
+
+    def _validate(self) -> bool:
+        acc = self.accelerator
+        record: dict[str, Any] = {}
+        if self.is_main:
+            record = {"attempt": self.attempt, "step": self.step, "event": "validation", **self.validate()}
+            self.metrics.write(record)
+            self.last_validation = record
+            if self.config.train.trackers:
+                acc.log({k: v for k, v in record.items() if isinstance(v, int | float)}, step=self.step)
+        from accelerate.utils import broadcast_object_list
+
+        shared = [record]
+        if acc.num_processes > 1:
+            broadcast_object_list(shared, from_process=0)
+        restart = self.after_validation(shared[0])
+        acc.wait_for_everyone()
+        return restart
+
+    def completed_checkpoints(self) -> list[tuple[int, Path]]:
+        return complete_checkpoints(self.run_dir)

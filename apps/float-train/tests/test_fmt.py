@@ -1,0 +1,68 @@
+"""Stage 2 on cached latents of real clips, and the export to a bundle float-generate loads."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import av
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from float_generate.bundle import load_bundle
+from float_train.cli import app
+from float_train.config import ConfigError, load_config
+from float_train.fmt import FMTTrainer
+
+runner = CliRunner()
+
+
+def test_fmt_trains_validates_samples_and_exports(fmt_config, tmp_path: Path, read_losses) -> None:
+    run = tmp_path / "fmt"
+    config = load_config(fmt_config(run, train={"steps": 40, "val_every": 40, "checkpoint_every": 20}), "fmt")
+    result = FMTTrainer(config, show_progress=False).run()
+    values = [loss for _, _, loss in read_losses(run)]
+    assert len(values) == 40 and all(math.isfinite(v) for v in values)
+    assert sum(values[-10:]) / 10 < 0.8 * sum(values[:10]) / 10, values
+    validation = result.last_validation
+    assert validation["val_windows"] == 4 and math.isfinite(validation["val_loss"])
+    sample = Path(validation["sample"])
+    assert sample == run / "samples" / "step-0000040.mp4"
+    with av.open(str(sample)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+        assert container.streams.video[0].width == 32 and container.streams.audio
+    assert frames == 12
+    caches = list((run / "cache").glob("*/*.safetensors"))
+    assert len(caches) == 3  # two training clips and the validation clip, encoded once
+    cached = load_file(str(caches[0]))
+    assert cached["motion"].shape[1] == 32 and cached["audio"].shape[1] == 16
+    assert torch.allclose(cached["emotion"], torch.tensor([0, 0, 0, 0, 1.0, 0, 0]))
+
+    out = tmp_path / "bundle"
+    done = runner.invoke(app, ["export", str(run), str(out)])
+    assert done.exit_code == 0, done.output
+    bundle = load_bundle(out)
+    assert bundle.resolution == 32 and bundle.manifest.license == "apache-2.0"
+    assert bundle.manifest.audio.kind == "logmel" and bundle.manifest.defaults.steps == 2
+    trained = load_file(str(run / "checkpoints" / "step-0000040" / "flow" / "model.safetensors"))
+    assert torch.equal(bundle.flow.state_dict()["c_embedder.weight"], trained["c_embedder.weight"])
+    card = (out / "README.md").read_text()
+    assert "license: apache-2.0" in card and "train: 2 videos" in card and "val_loss" in card
+    features = bundle.audio_features(torch.randn(1, 16000) * 0.1)
+    assert features.shape == (1, 25, 16)
+    again = runner.invoke(app, ["export", str(run), str(out)])
+    assert again.exit_code == 2 and "--overwrite" in again.output
+    assert runner.invoke(app, ["export", str(run), str(out), "--overwrite"]).exit_code == 0
+
+
+def test_fmt_checks_the_motion_width_against_the_auto_encoder(fmt_config, tmp_path: Path) -> None:
+    config = load_config(fmt_config(tmp_path / "bad", model={"dim_motion": 64}), "fmt")
+    with pytest.raises(ConfigError, match=r"model.dim_motion: .* latent_dim 32; set model.dim_motion: 32"):
+        FMTTrainer(config, show_progress=False).run()
+
+
+def test_export_refuses_a_stage_one_run(ae_run: Path, tmp_path: Path) -> None:
+    done = runner.invoke(app, ["export", str(ae_run), str(tmp_path / "b")])
+    assert done.exit_code == 2 and "needs a stage-2 run dir" in done.output

@@ -1,0 +1,62 @@
+"""Resume: the loss sequence after a resume equals an uninterrupted run's; half-written checkpoints are
+never loaded; a run dir is never silently overwritten."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from float_train.ae import AETrainer
+from float_train.checkpoint import MARKER, complete_checkpoints
+from float_train.config import load_config
+from float_train.fmt import FMTTrainer
+from float_train.loop import RunError
+
+
+def _interrupt_after_six(run: Path) -> None:
+    """Make the run look killed while writing its step-6 checkpoint (no marker) and step 8's staging."""
+    (run / "checkpoints" / "step-0000006" / MARKER).unlink()
+    (run / "checkpoints" / ".tmp-step-0000008" / "model").mkdir(parents=True)
+
+
+@pytest.mark.parametrize("stage", ["ae", "fmt"])
+def test_resume_matches_an_uninterrupted_run(
+    stage: str, ae_config, fmt_config, tmp_path: Path, read_losses, capsys
+) -> None:
+    write, trainer = (ae_config, AETrainer) if stage == "ae" else (fmt_config, FMTTrainer)
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    trainer(load_config(write(full, train={"steps": 8}), stage), show_progress=False).run()
+    trainer(load_config(write(cut, train={"steps": 6}), stage), show_progress=False).run()
+    _interrupt_after_six(cut)
+    assert [s for s, _ in complete_checkpoints(cut)] == [4]
+    capsys.readouterr()
+    trainer(load_config(write(cut, train={"steps": 8}), stage), resume=True, show_progress=False).run()
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "step-0000004" in out
+    reference, resumed = read_losses(full), read_losses(cut)
+    assert [s for _, s, _ in resumed] == list(range(1, 9))  # steps 5-6 of the killed run were dropped
+    for (_, step, a), (_, _, b) in zip(reference, resumed, strict=True):
+        assert abs(a - b) <= 1e-6, (step, a, b)
+    assert [s for s, _ in complete_checkpoints(cut)] == [4, 8]
+    assert not (cut / "checkpoints" / ".tmp-step-0000008").exists()
+
+
+def test_existing_run_needs_resume_and_the_same_config(ae_config, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    AETrainer(
+        load_config(ae_config(run, train={"steps": 2, "checkpoint_every": 2}), "ae"), show_progress=False
+    ).run()
+    with pytest.raises(RunError, match="pass --resume"):
+        AETrainer(load_config(ae_config(run, train={"steps": 4}), "ae"), show_progress=False).run()
+    with pytest.raises(RunError, match=r"optim\.lr"):
+        AETrainer(
+            load_config(ae_config(run, optim={"lr": 0.1}), "ae"), resume=True, show_progress=False
+        ).run()
+    shutil.rmtree(run / "checkpoints" / "step-0000002")
+    # no complete checkpoint left: --resume starts from scratch
+    result = AETrainer(
+        load_config(ae_config(run, train={"steps": 2}), "ae"), resume=True, show_progress=False
+    ).run()
+    assert result.steps == 2

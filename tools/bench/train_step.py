@@ -1,0 +1,161 @@
+"""Training speed: steps/s of one stage-1 (auto-encoder) and one stage-2 (FMT) step, paper config, CPU.
+
+Run: ``uv run python tools/bench/train_step.py`` (paper config: auto-encoder 512x512 full size, 45 M params;
+FMT 157 M params with 10 + 50 frames; batch 8) or ``--small`` (tiny models, seconds). Options: ``--help``.
+
+Each step is what ``float-train`` runs per optimizer step, built from the same packages with random weights
+and random inputs of the right shapes and ranges:
+
+- AE: ``MotionAutoEncoder(source, driving)`` -> ``MotionAELoss`` (L1; + LPIPS and L_comp-lp when
+  ``--lpips-vgg`` names a VGG16 file) -> backward -> Adam.
+- FMT: ``AudioProjection`` over raw features (official width 9216) -> ``flow_matching_loss`` (L_OT + L_vel,
+  paper condition dropout) -> backward -> clip grad norm 1.0 -> Adam.
+
+Printed: the allocator setting (``float_motion_ae.tune_cpu_allocator`` is applied unless
+``--default-allocator``), threads, then per stage the median and best seconds per step over ``--steps``
+timed steps after ``--warmup`` untimed ones, steps/s (from the median) and samples/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from float_audio import AudioProjection
+from float_flow import FlowMatchingTransformer, LossConfig, WindowConditions, flow_matching_loss
+from float_motion_ae import (
+    ALLOCATOR_SETTING,
+    LossWeights,
+    MotionAELoss,
+    MotionAutoEncoder,
+    PerceptualLoss,
+    tune_cpu_allocator,
+)
+
+PAPER_AE = {"size": 512}
+SMALL_AE = {"size": 64, "latent_dim": 64, "motion_dim": 8, "channel_base": 1024, "channel_max": 32}
+PAPER_FMT: dict[str, int] = {}
+SMALL_FMT = {
+    "dim_motion": 64,
+    "dim_hidden": 64,
+    "depth": 2,
+    "num_heads": 4,
+    "num_frames": 10,
+    "num_prev_frames": 2,
+    "freq_dim": 64,
+}
+
+
+def ae_step(config: dict, batch: int, lpips_vgg: str | None) -> tuple[Callable[[], float], int]:
+    torch.manual_seed(0)
+    model = MotionAutoEncoder(**config).train()
+    size = model.config.size
+    perceptual = PerceptualLoss(lpips_vgg) if lpips_vgg else None
+    weights = LossWeights() if perceptual else LossWeights(perceptual=0, component=0)
+    loss_fn = MotionAELoss(weights, perceptual)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    source = torch.rand(batch, 3, size, size) * 2 - 1
+    driving = torch.rand(batch, 3, size, size) * 2 - 1
+
+    def step() -> float:
+        loss = loss_fn(model(source, driving), driving).total
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return float(loss.detach())
+
+    return step, sum(p.numel() for p in model.parameters())
+
+
+def fmt_step(config: dict, batch: int, audio_width: int) -> tuple[Callable[[], float], int]:
+    torch.manual_seed(0)
+    flow = FlowMatchingTransformer(**config).train()
+    cfg = flow.config
+    projection = AudioProjection(in_dim=audio_width, out_dim=cfg.dim_audio)
+    params = [p for m in (flow, projection) for p in m.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=1e-5)
+    frames = cfg.num_prev_frames + cfg.num_frames
+    motion = torch.randn(batch, frames, cfg.dim_motion)
+    audio = torch.randn(batch, frames, audio_width)
+    emotion = torch.softmax(torch.randn(batch, 7), dim=-1)
+    generator = torch.Generator().manual_seed(0)
+    P = cfg.num_prev_frames
+
+    def step() -> float:
+        projected = projection(audio)
+        cond = WindowConditions(
+            source=motion[:, 0],
+            audio=projected[:, P:],
+            emotion=emotion,
+            prev_motion=motion[:, :P],
+            prev_audio=projected[:, :P],
+        )
+        loss = flow_matching_loss(flow, motion[:, P:], cond, config=LossConfig(), generator=generator).total
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return float(loss.detach())
+
+    return step, sum(p.numel() for p in flow.parameters()) + sum(p.numel() for p in projection.parameters())
+
+
+def measure(step: Callable[[], float], warmup: int, steps: int, label: str) -> list[float]:
+    for _ in range(warmup):
+        step()
+    times = []
+    for i in range(steps):
+        start = time.perf_counter()
+        loss = step()
+        times.append(time.perf_counter() - start)
+        print(f"  {label} step {i + 1}/{steps}: {times[-1]:.3f} s (loss {loss:.4f})", flush=True)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--small", action="store_true", help="tiny models instead of the paper config")
+    parser.add_argument("--batch", type=int, default=8, help="samples per step (paper: 8)")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per stage")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--stage", choices=["both", "ae", "fmt"], default="both")
+    parser.add_argument("--lpips-vgg", default=None, help="vgg16-397923af.pth: add LPIPS + L_comp-lp")
+    parser.add_argument("--default-allocator", action="store_true", help="skip tune_cpu_allocator()")
+    args = parser.parse_args()
+
+    tuned = False if args.default_allocator else tune_cpu_allocator()
+    print(f"allocator: {ALLOCATOR_SETTING if tuned else 'glibc defaults'}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, "
+        f"{'small' if args.small else 'paper'} config"
+    )
+    rows = []
+    if args.stage in ("both", "ae"):
+        step, params = ae_step(SMALL_AE if args.small else PAPER_AE, args.batch, args.lpips_vgg)
+        label = f"AE {params / 1e6:.2f} M" + (" L1+LPIPS" if args.lpips_vgg else " L1")
+        rows.append((label, measure(step, args.warmup, args.steps, "AE")))
+        del step
+    if args.stage in ("both", "fmt"):
+        step, params = fmt_step(
+            SMALL_FMT if args.small else PAPER_FMT, args.batch, 80 if args.small else 9216
+        )
+        rows.append((f"FMT+proj {params / 1e6:.2f} M", measure(step, args.warmup, args.steps, "FMT")))
+    print()
+    print(f"| step ({args.batch} per step) | median s/step | best s/step | steps/s | samples/s |")
+    print("|---|---|---|---|---|")
+    for label, times in rows:
+        median = statistics.median(times)
+        print(f"| {label} | {median:.3f} | {min(times):.3f} | {1 / median:.3f} | {args.batch / median:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
