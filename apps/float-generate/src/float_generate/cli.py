@@ -1,0 +1,178 @@
+"""``float-generate``: one portrait + one speech file -> talking video, or many from a jobs file (--batch).
+
+Exit codes: 0 success; 1 a batch ran but some rows failed (see the printed report and summary file);
+2 bad input, options, checkpoint or output location (one message, no traceback, no partial file at --out).
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from float_audio import AudioError, BackboneNotFoundError
+from float_generate.batch import JobOutcome, run_batch
+from float_generate.bundle import BundleError
+from float_generate.errors import GenerateError
+from float_generate.options import GenerateOptions
+from float_generate.pipeline import Pipeline
+
+# Errors caused by the user's files or settings: one message, exit code 2. FileNotFoundError covers missing
+# third-party weights (face-alignment, wav2vec2), whose messages name the file and where to get it.
+USER_ERRORS = (GenerateError, BundleError, AudioError, BackboneNotFoundError, FileNotFoundError)
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+class Device(StrEnum):
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
+
+
+class DType(StrEnum):
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code=2)
+
+
+def _validation_message(error: ValidationError) -> str:
+    return "; ".join(
+        f"--{'.'.join(str(p) for p in e['loc']).replace('_', '-')}: {e['msg']}" for e in error.errors()
+    )
+
+
+@app.command()
+def generate(
+    image: Annotated[
+        Path | None, typer.Option("--image", "-i", help="portrait image (PNG, JPEG, WebP)")
+    ] = None,
+    audio: Annotated[
+        Path | None, typer.Option("--audio", "-a", help="speech, any ffmpeg-readable file")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="output .mp4")] = None,
+    batch: Annotated[
+        Path | None, typer.Option(help="jobs file (.csv or .jsonl): image, audio, out + options per row")
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="batch summary JSON (default: <jobs>.report.json beside the jobs file)"),
+    ] = None,
+    checkpoint: Annotated[
+        str | None, typer.Option(help="bundle folder or Hugging Face id (default: the embedded demo bundle)")
+    ] = None,
+    emotion: Annotated[
+        str | None,
+        typer.Option(
+            help="emotion name (happy, sad, ...), a mix 'happy=2,sad=1', or 'auto' (bundle predictor)"
+        ),
+    ] = None,
+    emotion_intensity: Annotated[float, typer.Option(help=">1 sharpens, <1 softens the emotion")] = 1.0,
+    audio_scale: Annotated[float | None, typer.Option(help="audio guidance scale (bundle default)")] = None,
+    emotion_scale: Annotated[
+        float | None, typer.Option(help="emotion guidance scale (bundle default)")
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="ODE steps per window (bundle default)")] = None,
+    seed: Annotated[int, typer.Option(help="noise seed; the same seed gives identical frames")] = 0,
+    crop: Annotated[
+        bool, typer.Option("--crop/--no-crop", help="crop the face; --no-crop pads to square")
+    ] = True,
+    paste_back: Annotated[
+        bool, typer.Option("--paste-back/--no-paste-back", help="composite into the original image size")
+    ] = False,
+    pose_from: Annotated[
+        str | None, typer.Option(help="head pose file (.npy/.pt/.csv [T, p]) or 'none' (pose bundles only)")
+    ] = None,
+    detector: Annotated[
+        str, typer.Option(help="face detector: dlib (offline), face-alignment, auto")
+    ] = "dlib",
+    detector_weights: Annotated[
+        str | None, typer.Option(help="folder with the face-alignment weights")
+    ] = None,
+    decode_batch: Annotated[int, typer.Option(help="frames decoded per auto-encoder call")] = 8,
+    device: Annotated[Device, typer.Option(help="compute device")] = Device.cpu,
+    dtype: Annotated[DType, typer.Option(help="model precision (bfloat16: fast on GPUs and AMX CPUs)")] = (
+        DType.float32
+    ),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Animate a portrait with a speech clip (FLOAT: flow-matching motion latents), streaming to an mp4."""
+    if batch is None and (image is None or audio is None or out is None):
+        raise _fail("pass --image, --audio and --out (or --batch jobs.csv|jsonl)")
+    if batch is not None and (image or audio or out):
+        raise _fail("--batch runs the jobs file; do not also pass --image/--audio/--out")
+    values: dict[str, Any] = {
+        "emotion": emotion,
+        "emotion_intensity": emotion_intensity,
+        "audio_scale": audio_scale,
+        "emotion_scale": emotion_scale,
+        "steps": steps,
+        "seed": seed,
+        "crop": crop,
+        "paste_back": paste_back,
+        "pose_from": pose_from,
+        "decode_batch": decode_batch,
+        "detector": detector,
+        "detector_weights": detector_weights,
+    }
+    try:
+        options = GenerateOptions(**values)
+    except ValidationError as error:
+        raise _fail(_validation_message(error)) from None
+    try:
+        if batch is None:
+            from float_generate.writer import check_output_path
+
+            assert out is not None and image is not None and audio is not None
+            check_output_path(out)  # before loading any model
+        pipeline = Pipeline.from_pretrained(
+            checkpoint, device=device.value, dtype=dtype.value, progress=not quiet
+        )
+        if batch is not None:
+            _run_batch(pipeline, batch, report, options, quiet)
+            return
+        assert out is not None and image is not None and audio is not None
+        result = pipeline.generate(image, audio, out, options)
+    except USER_ERRORS as error:
+        raise _fail(str(error)) from None
+    typer.echo(
+        f"wrote {result.path} ({result.num_frames} frames, {result.width}x{result.height}, "
+        f"{result.duration_s:.2f} s audio) in {result.seconds:.1f} s"
+    )
+
+
+def _run_batch(
+    pipeline: Pipeline, batch: Path, report: Path | None, options: GenerateOptions, quiet: bool
+) -> None:
+    defaults = options.model_dump(exclude_defaults=True)
+
+    def show(outcome: JobOutcome) -> None:
+        if outcome.ok:
+            if not quiet:
+                typer.echo(f"row {outcome.row}: ok {outcome.out} ({outcome.num_frames} frames)")
+        else:
+            typer.secho(f"row {outcome.row}: FAILED {outcome.error}", err=True, fg=typer.colors.RED)
+
+    result = run_batch(pipeline, batch, defaults=defaults, summary_path=report, on_outcome=show)
+    failed = len(result.failed)
+    typer.echo(f"batch: {len(result.succeeded)} succeeded, {failed} failed; summary in {result.summary_path}")
+    if failed:
+        raise typer.Exit(code=1)
+
+
+def main() -> None:
+    """Console-script entry point (``float-generate``)."""
+    app(prog_name="float-generate")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Per-call generation options (validated at the edge) and the result of one generation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class GenerateOptions(BaseModel):
+    """Options of :meth:`float_generate.Pipeline.generate` / ``frames`` (and of a batch-file row).
+
+    ``None`` means "the bundle's default" (``bundle.json`` ``defaults``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    emotion: str | None = Field(
+        None,
+        description="None: bundle default; 'auto': the bundle's emotion predictor; else an emotion name "
+        "('happy'), a mix ('happy=2,sad=1') or a predictor spec (float_emotion.parse_emotion_option)",
+    )
+    emotion_intensity: float = Field(1.0, ge=0, description="sharpen (>1) or soften (<1) the emotion vector")
+    audio_scale: float | None = Field(None, ge=0, description="audio guidance scale g_a (paper: 2)")
+    emotion_scale: float | None = Field(None, ge=0, description="emotion guidance scale g_e (paper: 1)")
+    steps: int | None = Field(None, ge=1, description="ODE steps per window (function evaluations)")
+    seed: int = Field(0, ge=0, description="noise seed: the same seed gives identical frames")
+    crop: bool = Field(True, description="crop around the detected face; False pads the image to a square")
+    paste_back: bool = Field(
+        False, description="composite the generated face into the original image at its own resolution"
+    )
+    pose_from: str | None = Field(
+        None,
+        description="head pose for bundles with a pose condition: a .npy/.pt/.csv [T, p] file, or 'none'",
+    )
+    decode_batch: int = Field(8, ge=1, description="motions decoded per auto-encoder call")
+    detector: Literal["dlib", "face-alignment", "auto"] = Field(
+        "dlib", description="face detector for crop: dlib (offline), face-alignment, auto"
+    )
+    detector_weights: str | None = Field(
+        None, description="folder with the face-alignment weights (for detector face-alignment/auto)"
+    )
+    crop_scale: float = Field(1.6, gt=0, description="crop half-side / face half-size (official 1.6)")
+    first_context: Literal["zeros", "source"] = Field(
+        "zeros", description="first window's context: zeros (official) or source"
+    )
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """What :meth:`float_generate.Pipeline.generate` wrote.
+
+    Attributes:
+        path: the mp4 (H.264 yuv420p, 25 fps, AAC audio).
+        num_frames: video frames, ``ceil(audio seconds x 25)``.
+        duration_s: audio duration in seconds.
+        width, height: frame size in pixels.
+        emotion: the ``[7]`` emotion vector used (order of ``float_emotion.EMOTIONS``).
+        seconds: wall-clock seconds the generation took.
+    """
+
+    path: Path
+    num_frames: int
+    duration_s: float
+    width: int
+    height: int
+    emotion: tuple[float, ...]
+    seconds: float

@@ -1,0 +1,181 @@
+"""The portrait side of the pipeline: read the image, find the square region to animate, composite back.
+
+Both ``crop`` modes give a :class:`float_data.CropBox` in original pixels, so rendering and paste-back share
+one geometry: with a face crop the box is the official 1.6x square around the detected face; without one
+(``--no-crop``) it is the smallest square centred on the image that contains it, so the image is padded
+(black), never stretched.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from float_data import CropBox, FaceDetector, crop_box_from_face, crop_face, detect_faces, make_detector
+from float_generate.errors import ImageError, NoFaceError
+
+ImageInput = str | Path | Image.Image | np.ndarray
+
+
+@dataclass(frozen=True)
+class Portrait:
+    """A prepared portrait.
+
+    Attributes:
+        original: uint8 RGB [H, W, 3], the image as given.
+        crop: uint8 RGB [S, S, 3], the square the auto-encoder animates (S = bundle resolution).
+        box: where ``crop`` sits in ``original`` (source pixels; may extend past the border).
+    """
+
+    original: np.ndarray
+    crop: np.ndarray
+    box: CropBox
+
+
+def _describe(image: ImageInput) -> str:
+    return str(image) if isinstance(image, str | Path) else f"the {type(image).__name__} image"
+
+
+def load_image(image: ImageInput) -> np.ndarray:
+    """A path, PIL image or uint8 array -> uint8 RGB [H, W, 3] (alpha dropped, greyscale expanded).
+
+    Raises:
+        ImageError: missing or unreadable file, or an array that is not an image.
+    """
+    if isinstance(image, np.ndarray):
+        array = image
+        if array.ndim == 2:
+            array = np.repeat(array[:, :, None], 3, axis=2)
+        if array.ndim != 3 or array.shape[2] not in (3, 4) or array.dtype != np.uint8:
+            raise ImageError(
+                f"image array must be uint8 RGB [H, W, 3], got {array.dtype} {tuple(image.shape)}; "
+                "convert it with np.asarray(pil_image.convert('RGB'))"
+            )
+        return np.ascontiguousarray(array[:, :, :3])
+    if isinstance(image, Image.Image):
+        return np.asarray(image.convert("RGB"))
+    path = Path(image)
+    if not path.is_file():
+        raise ImageError(f"image not found: {path}; check the path (--image)")
+    try:
+        with Image.open(path) as opened:
+            return np.asarray(opened.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise ImageError(
+            f"{path} is not a readable image ({error}); pass a PNG, JPEG or WebP portrait (--image)"
+        ) from error
+
+
+def padded_square_box(height: int, width: int) -> CropBox:
+    """The smallest square centred on an [H, W] image that contains all of it (``--no-crop``)."""
+    return CropBox(cx=width / 2, cy=height / 2, half=math.ceil(max(height, width) / 2))
+
+
+@functools.lru_cache(maxsize=4)
+def cached_detector(name: str, weights_dir: str | None) -> FaceDetector:
+    """Build a detector once per (name, weights) per process: dlib's model load takes seconds."""
+    return make_detector(name, weights_dir=weights_dir, landmarks=False)
+
+
+def face_box(
+    image: np.ndarray,
+    *,
+    detector: str = "dlib",
+    weights_dir: str | None = None,
+    scale: float = 1.6,
+    source: str = "the portrait",
+) -> CropBox:
+    """The official crop square around the most confident face of ``image`` (uint8 RGB [H, W, 3]).
+
+    Raises:
+        NoFaceError: no face found (the message suggests ``--no-crop``).
+    """
+    found = detect_faces(cached_detector(detector, weights_dir), image)
+    if not found:
+        raise NoFaceError(
+            f"no face found in {source} by the {detector} detector: pass --no-crop (crop=False) to animate "
+            "the whole image padded to a square, or use an image with a visible frontal face"
+        )
+    return crop_box_from_face(found[0].box, scale=scale)
+
+
+def prepare_portrait(
+    image: ImageInput,
+    size: int,
+    *,
+    crop: bool = True,
+    detector: str = "dlib",
+    weights_dir: str | None = None,
+    scale: float = 1.6,
+) -> Portrait:
+    """Read ``image`` and cut the [size, size] square to animate (face crop, or the whole image padded)."""
+    original = load_image(image)
+    height, width = original.shape[:2]
+    if crop:
+        box = face_box(
+            original, detector=detector, weights_dir=weights_dir, scale=scale, source=_describe(image)
+        )
+    else:
+        box = padded_square_box(height, width)
+    return Portrait(original=original, crop=crop_face(original, box, size), box=box)
+
+
+def feather_mask(box: CropBox, height: int, width: int, feather: float = 0.1) -> np.ndarray:
+    """float32 [side, side] blend weights of a pasted square: 1 inside, linear ramps to 0 at its edges.
+
+    Only edges that lie inside the [H, W] frame are feathered (an edge on or past the border has nothing to
+    blend with), so a ``--no-crop`` box covering the whole frame gets a mask of ones. ``feather`` is the ramp
+    width as a fraction of the side.
+    """
+    side = box.side
+    ramp = max(1, round(feather * side))
+    x0, y0, x1, y1 = box.as_xyxy()
+
+    def axis(start: int, stop: int, limit: int) -> np.ndarray:
+        position = np.arange(side, dtype=np.float32)
+        weight = np.ones(side, dtype=np.float32)
+        if start > 0:  # the low edge is inside the frame
+            weight = np.minimum(weight, (position + 0.5) / ramp)
+        if stop < limit:  # the high edge is inside the frame
+            weight = np.minimum(weight, (side - position - 0.5) / ramp)
+        return np.clip(weight, 0.0, 1.0)
+
+    return np.minimum(axis(y0, y1, height)[:, None], axis(x0, x1, width)[None, :])
+
+
+class PasteBack:
+    """Composites generated crops into the original image with a feathered mask (built once per clip)."""
+
+    def __init__(self, original: np.ndarray, box: CropBox, feather: float = 0.1) -> None:
+        self.original = original
+        self.box = box
+        height, width = original.shape[:2]
+        x0, y0, x1, y1 = box.as_xyxy()
+        # The part of the box inside the frame, in frame and in box coordinates.
+        self._frame = (max(y0, 0), min(y1, height), max(x0, 0), min(x1, width))
+        self._inner = (self._frame[0] - y0, self._frame[1] - y0, self._frame[2] - x0, self._frame[3] - x0)
+        fy0, fy1, fx0, fx1 = self._frame
+        iy0, iy1, ix0, ix1 = self._inner
+        self._mask = feather_mask(box, height, width, feather)[iy0:iy1, ix0:ix1, None]
+        self._background = original[fy0:fy1, fx0:fx1].astype(np.float32) * (1.0 - self._mask)
+
+    def __call__(self, crop: np.ndarray) -> np.ndarray:
+        """uint8 [S, S, 3] generated crop -> uint8 [H, W, 3] frame at the original resolution."""
+        import cv2
+
+        side = self.box.side
+        patch = crop
+        if patch.shape[0] != side:
+            interpolation = cv2.INTER_AREA if patch.shape[0] > side else cv2.INTER_CUBIC
+            patch = cv2.resize(patch, (side, side), interpolation=interpolation)
+        fy0, fy1, fx0, fx1 = self._frame
+        iy0, iy1, ix0, ix1 = self._inner
+        out = self.original.copy()
+        blended = patch[iy0:iy1, ix0:ix1].astype(np.float32) * self._mask + self._background
+        out[fy0:fy1, fx0:fx1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        return out

@@ -1,0 +1,35 @@
+"""The streaming mp4 writer: atomic output, even sizes for yuv420p, audio interleaved with the video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from float_generate.writer import VideoWriter
+
+
+def test_an_error_leaves_no_file(tmp_path: Path, speech_wav: Path) -> None:
+    out = tmp_path / "clip.mp4"
+    with pytest.raises(RuntimeError, match="boom"), VideoWriter(out, speech_wav, size=(32, 32)) as writer:
+        writer.write(np.zeros((32, 32, 3), dtype=np.uint8))
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_odd_sizes_are_padded_and_audio_is_interleaved(tmp_path: Path, speech_wav: Path) -> None:
+    out = tmp_path / "odd.mp4"
+    rng = np.random.default_rng(0)
+    with VideoWriter(out, speech_wav, size=(31, 45)) as writer:
+        for _ in range(75):  # 3 s of video
+            writer.write(rng.integers(0, 255, (31, 45, 3), dtype=np.uint8))
+    with av.open(str(out)) as container:
+        video = container.streams.video[0]
+        assert (video.index, video.width, video.height) == (0, 46, 32)
+        order = [packet.stream.type for packet in container.demux() if packet.size]
+    assert order.count("video") == 75 and order.count("audio") > 0
+    # audio packets are spread through the file, not all appended after the video
+    first_audio, last_video = order.index("audio"), len(order) - 1 - order[::-1].index("video")
+    assert first_audio < last_video
