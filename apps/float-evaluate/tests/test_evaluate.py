@@ -19,22 +19,16 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from float_audio import AudioProjection, LogMelFrameEncoderConfig
 from float_data import FaceDetection, PrepareConfig, decode_image, prepare_dataset
 from float_eval import ARCFACE_TEMPLATE, Components, Face
 from float_evaluate import EvaluateConfig, run_evaluation
 from float_evaluate.cli import app
-from float_flow import FlowMatchingTransformer
 from float_generate import (
-    BundleManifest,
-    GenerationDefaults,
-    LogMelAudioSpec,
     NoFaceError,
     Pipeline,
     load_bundle,
-    save_bundle,
 )
-from float_motion_ae import MotionAutoEncoder
+from float_generate.testing import build_random_bundle
 
 SIZE = 32  # bundle resolution = prepared crop size
 
@@ -80,33 +74,8 @@ def prepared(
 
 @pytest.fixture(scope="module")
 def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A seeded random bundle: 32x32 auto-encoder, one-block flow, 16-band log-mel audio (not a model)."""
-    torch.manual_seed(0)
-    motion_ae = MotionAutoEncoder(size=SIZE, latent_dim=32, motion_dim=4, channel_max=16, motion_layers=2)
-    flow = FlowMatchingTransformer(
-        dim_motion=32,
-        dim_hidden=32,
-        depth=1,
-        num_heads=2,
-        num_frames=10,
-        num_prev_frames=2,
-        dim_audio=16,
-        freq_dim=16,
-    )
-    manifest = BundleManifest(
-        resolution=SIZE,
-        audio=LogMelAudioSpec(settings=LogMelFrameEncoderConfig(n_mels=16, n_fft=512)),
-        defaults=GenerationDefaults(steps=2, emotion="neutral"),
-        description="tiny random test bundle",
-    )
-    return save_bundle(
-        tmp_path_factory.mktemp("bundle") / "tiny",
-        manifest=manifest,
-        motion_ae=motion_ae,
-        flow=flow,
-        audio_projection=AudioProjection(in_dim=16, out_dim=16),
-        model_card="# tiny random bundle\n\nRandom weights, for tests only.\n",
-    )
+    """The shared seeded random bundle (32x32 auto-encoder, one-block flow, 16-band log-mel): not a model."""
+    return build_random_bundle(tmp_path_factory.mktemp("bundle") / "tiny", size=SIZE)
 
 
 class _Detector:

@@ -7,51 +7,15 @@ from pathlib import Path
 
 import av
 import numpy as np
-import torch
 
-from float_audio import AudioProjection, LogMelFrameEncoderConfig
-from float_flow import FlowMatchingTransformer
-from float_generate import BundleManifest, GenerationDefaults, LogMelAudioSpec, save_bundle
-from float_motion_ae import MotionAutoEncoder
+from float_generate.testing import TINY_SIZE, build_random_bundle
 
-SIZE = 32
+SIZE = TINY_SIZE
 
 
 def build_tiny_bundle(out: Path, *, dim_pose: int = 0) -> Path:
-    """A seeded random bundle: 32x32 auto-encoder (16 channels), 1-block 32-wide flow, 16-band log-mel."""
-    torch.manual_seed(0)
-    motion_ae = MotionAutoEncoder(size=SIZE, latent_dim=32, motion_dim=4, channel_max=16, motion_layers=2)
-    flow = FlowMatchingTransformer(
-        dim_motion=32,
-        dim_hidden=32,
-        depth=1,
-        num_heads=2,
-        num_frames=10,
-        num_prev_frames=2,
-        dim_audio=16,
-        dim_pose=dim_pose,
-        freq_dim=16,
-    )
-    with torch.no_grad():  # DiT zero-inits AdaLN and the output layer: randomise them so conditions matter
-        for parameter in flow.parameters():
-            if not parameter.any():
-                parameter.normal_(0.0, 0.2)
-    settings = LogMelFrameEncoderConfig(n_mels=16, n_fft=512)
-    projection = AudioProjection(in_dim=16, out_dim=16)
-    manifest = BundleManifest(
-        resolution=SIZE,
-        audio=LogMelAudioSpec(settings=settings),
-        defaults=GenerationDefaults(steps=2, emotion="neutral"),
-        description="tiny random test bundle",
-    )
-    return save_bundle(
-        out,
-        manifest=manifest,
-        motion_ae=motion_ae,
-        flow=flow,
-        audio_projection=projection,
-        model_card="# tiny random bundle\n\nRandom weights, for tests only.\n",
-    )
+    """The shared seeded random bundle; zero-initialised flow layers re-drawn so conditions matter."""
+    return build_random_bundle(out, dim_pose=dim_pose, randomize_zero_init=True)
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
