@@ -1,0 +1,269 @@
+"""``python -m proof.run``: does a bundle's generated mouth follow held-out speech? Prints a table + JSON.
+
+    uv run python -m proof.run --bundle BUNDLE --corpus HELDOUT_CORPUS [--clips 12] [--out report.json]
+
+For each of the first ``--clips`` clips of a corpus built by ``python -m corpus.build`` it animates the clip's
+frame 0 with (a) the clip's own audio and (b) the audio of another clip (a seeded derangement: the shuffled
+baseline), measures the mouth opening of every generated frame with dlib (:mod:`proof.lipsync`), and
+correlates it with the clip's ground-truth ``mouth_open`` track, on the whole clip and on its speech part
+only. It also scores the auto-encoder: PSNR of reconstructing held-out frames of the clip from its frame 0.
+Exit status 1 when a threshold is missed, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from tqdm import tqdm
+
+from float_data import DlibDetector, crop_box_from_face, crop_face, detect_faces, read_video, to_model_tensor
+from float_generate import Pipeline, load_bundle
+from proof.lipsync import MouthMeter
+from proof.measure import pearson, psnr, shuffled_pairs, speech_mask
+
+
+class Thresholds(BaseModel):
+    """The issue's gates (means over the clips)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_r: float = Field(0.6, description="mean Pearson r, true audio, whole clip")
+    min_gap: float = Field(0.4, description="mean r(true audio) - r(shuffled audio), whole clip")
+    min_psnr: float = Field(28.0, description="mean auto-encoder reconstruction PSNR on held-out frames, dB")
+
+
+class ClipScore(BaseModel):
+    """Scores of one clip (r values are NaN-free floats or None when undefined)."""
+
+    video: str
+    shuffled_audio_from: str
+    n_frames: int
+    r_true: float | None
+    r_shuffled: float | None
+    r_true_speech: float | None
+    r_shuffled_speech: float | None
+    ae_psnr: float
+    ae_copy_psnr: float
+    missed_detections: int
+
+
+def _finite(value: float) -> float | None:
+    return None if not np.isfinite(value) else float(value)
+
+
+def _r(measured: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float:
+    n = min(len(measured), len(truth))
+    m, t = measured[:n], truth[:n]
+    keep = np.isfinite(m)
+    if mask is not None:
+        keep &= mask[:n]
+    return pearson(m[keep], t[keep])
+
+
+def _mean(values: list[float | None]) -> float | None:
+    finite = [v for v in values if v is not None]
+    return float(np.mean(finite)) if finite else None
+
+
+@torch.no_grad()
+def ae_psnr(pipe: Pipeline, frames: np.ndarray, every: int = 4) -> tuple[float, float]:
+    """Mean PSNR (dB) of reconstructing frames 1, 1 + every, ... from frame 0 through the auto-encoder, and of
+    copying frame 0, on the official 1.6x face crop of frame 0 at the bundle resolution."""
+    size = pipe.bundle.resolution
+    faces = detect_faces(DlibDetector(landmarks=False), frames[0])
+    if not faces:
+        raise ValueError("the dlib detector finds no face in frame 0 of a corpus clip")
+    box = crop_box_from_face(faces[0].box)
+    crops = to_model_tensor(np.stack([crop_face(f, box, size) for f in frames[::every]]))
+    source, driving = crops[:1], crops[1:]
+    model = pipe.bundle.motion_ae
+    weight = next(model.parameters())
+    recon = torch.cat(
+        [
+            model.reconstruct(source.to(weight), driving[s : s + 16].to(weight)).float().cpu()
+            for s in range(0, len(driving), 16)
+        ]
+    )
+    return psnr(recon, driving).mean().item(), psnr(source.expand_as(driving), driving).mean().item()
+
+
+def run_proof(
+    bundle: str | Path | None,
+    corpus: Path,
+    clips: int,
+    *,
+    seed: int = 0,
+    shuffle_seed: int = 0,
+    steps: int | None = None,
+    detect_size: int = 256,
+    log=print,
+) -> dict:
+    """Score a bundle on a corpus; returns the report (see :class:`ClipScore` for the per-clip fields)."""
+    manifest_file = corpus / "manifest.json"
+    if not manifest_file.is_file():
+        raise FileNotFoundError(
+            f"{manifest_file} is missing: build the held-out corpus with "
+            f"`python -m corpus.build ... --out {corpus}`"
+        )
+    entries = json.loads(manifest_file.read_text())["clips"][:clips]
+    if len(entries) < 2:
+        raise ValueError(f"{corpus} has {len(entries)} clip(s); the shuffled baseline needs at least 2")
+    started = time.time()
+    pipe = Pipeline(load_bundle(bundle), progress=False)
+    meter = MouthMeter(detect_size)
+    partners = shuffled_pairs(len(entries), shuffle_seed)
+    options = {"seed": seed, "steps": steps}
+    scores: list[ClipScore] = []
+    for i, entry in enumerate(tqdm(entries, desc="proof clips", unit="clip")):
+        video = corpus / entry["video"]
+        truth_doc = json.loads((corpus / entry["ground_truth"]).read_text())
+        truth = np.asarray(truth_doc["tracks"]["mouth_open"], dtype=np.float64)
+        mask = speech_mask(len(truth), tuple(truth_doc["speech_frames"]))
+        frames = read_video(video)
+        source = frames[0]
+        partner = corpus / entries[partners[i]]["video"]
+        true_mouth, missed_true = meter.measure(pipe.frames(source, video, **options))
+        shuffled_mouth, missed_shuffled = meter.measure(pipe.frames(source, partner, **options))
+        psnr_ae, psnr_copy = ae_psnr(pipe, frames)
+        score = ClipScore(
+            video=entry["video"],
+            shuffled_audio_from=entries[partners[i]]["video"],
+            n_frames=len(truth),
+            r_true=_finite(_r(true_mouth, truth)),
+            r_shuffled=_finite(_r(shuffled_mouth, truth)),
+            r_true_speech=_finite(_r(true_mouth, truth, mask)),
+            r_shuffled_speech=_finite(_r(shuffled_mouth, truth, mask)),
+            ae_psnr=psnr_ae,
+            ae_copy_psnr=psnr_copy,
+            missed_detections=missed_true + missed_shuffled,
+        )
+        scores.append(score)
+    summary = {
+        key: _mean([getattr(s, key) for s in scores])
+        for key in ("r_true", "r_shuffled", "r_true_speech", "r_shuffled_speech", "ae_psnr", "ae_copy_psnr")
+    }
+    summary["gap"] = _mean(
+        [None if s.r_true is None or s.r_shuffled is None else s.r_true - s.r_shuffled for s in scores]
+    )
+    summary["gap_speech"] = _mean(
+        [
+            None
+            if s.r_true_speech is None or s.r_shuffled_speech is None
+            else s.r_true_speech - s.r_shuffled_speech
+            for s in scores
+        ]
+    )
+    return {
+        "bundle": str(pipe.bundle.path),
+        "corpus": str(corpus),
+        "clips": [s.model_dump() for s in scores],
+        "mean": summary,
+        "settings": {"seed": seed, "shuffle_seed": shuffle_seed, "steps": steps, "detect_size": detect_size},
+        "detector": "dlib HOG frontal face + 68-point shape predictor (float_data.DlibDetector), "
+        "float_data.mouth_aperture",
+        "seconds": time.time() - started,
+    }
+
+
+def check(report: dict, thresholds: Thresholds) -> dict[str, bool]:
+    """Which gates pass (a missing value fails)."""
+    mean = report["mean"]
+
+    def at_least(value: float | None, bound: float) -> bool:
+        return value is not None and value >= bound
+
+    return {
+        f"r_true >= {thresholds.min_r}": at_least(mean["r_true"], thresholds.min_r),
+        f"r_true - r_shuffled >= {thresholds.min_gap}": at_least(mean["gap"], thresholds.min_gap),
+        f"AE PSNR >= {thresholds.min_psnr} dB": at_least(mean["ae_psnr"], thresholds.min_psnr),
+    }
+
+
+def format_table(report: dict, gates: dict[str, bool]) -> str:
+    """The per-clip table, the means and the gates, as printed by the command."""
+
+    def f(value: float | None, digits: int = 3) -> str:
+        return "  n/a" if value is None else f"{value:.{digits}f}"
+
+    head = (
+        f"{'clip':<16}{'frames':>7}{'r true':>8}{'r shuf':>8}{'r true sp':>10}{'r shuf sp':>10}"
+        f"{'AE PSNR':>9}{'copy':>7}{'miss':>6}"
+    )
+    lines = [head, "-" * len(head)]
+    for c in report["clips"]:
+        lines.append(
+            f"{Path(c['video']).stem:<16}{c['n_frames']:>7}{f(c['r_true']):>8}{f(c['r_shuffled']):>8}"
+            f"{f(c['r_true_speech']):>10}{f(c['r_shuffled_speech']):>10}{f(c['ae_psnr'], 2):>9}"
+            f"{f(c['ae_copy_psnr'], 2):>7}{c['missed_detections']:>6}"
+        )
+    m = report["mean"]
+    lines.append("-" * len(head))
+    lines.append(
+        f"{'mean':<16}{'':>7}{f(m['r_true']):>8}{f(m['r_shuffled']):>8}{f(m['r_true_speech']):>10}"
+        f"{f(m['r_shuffled_speech']):>10}{f(m['ae_psnr'], 2):>9}{f(m['ae_copy_psnr'], 2):>7}"
+    )
+    lines.append(f"gap r(true) - r(shuffled): whole clip {f(m['gap'])}, speech part {f(m['gap_speech'])}")
+    lines += [f"{'PASS' if ok else 'FAIL'}  {name}" for name, ok in gates.items()]
+    return "\n".join(lines)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w") as out:
+        out.write(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m proof.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--bundle", default=None, help="bundle folder (default: the embedded demo bundle)")
+    parser.add_argument(
+        "--corpus", type=Path, required=True, help="held-out corpus folder (corpus.build output)"
+    )
+    parser.add_argument("--clips", type=int, default=12, help="first N clips of the corpus (12)")
+    parser.add_argument("--out", type=Path, default=None, help="write the JSON report here")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (0)")
+    parser.add_argument("--shuffle-seed", type=int, default=0, help="seed of the shuffled-audio pairing (0)")
+    parser.add_argument("--steps", type=int, default=None, help="ODE steps (default: the bundle's)")
+    parser.add_argument(
+        "--detect-size", type=int, default=256, help="frames are enlarged to this for dlib (256)"
+    )
+    parser.add_argument("--min-r", type=float, default=0.6)
+    parser.add_argument("--min-gap", type=float, default=0.4)
+    parser.add_argument("--min-psnr", type=float, default=28.0)
+    args = parser.parse_args(argv)
+    thresholds = Thresholds(min_r=args.min_r, min_gap=args.min_gap, min_psnr=args.min_psnr)
+    try:
+        report = run_proof(
+            args.bundle,
+            args.corpus,
+            args.clips,
+            seed=args.seed,
+            shuffle_seed=args.shuffle_seed,
+            steps=args.steps,
+            detect_size=args.detect_size,
+        )
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    gates = check(report, thresholds)
+    report["thresholds"] = thresholds.model_dump()
+    report["passed"] = gates
+    print(format_table(report, gates))
+    if args.out is not None:
+        _write_json(args.out, report)
+    return 0 if all(gates.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

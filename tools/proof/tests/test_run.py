@@ -1,0 +1,82 @@
+"""The proof command end to end on a tiny random bundle (fields and plumbing, not the thresholds)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from proof.run import Thresholds, check, format_table, main
+
+
+def test_proof_command_reports_every_field(
+    tiny_bundle: Path, two_clip_corpus: Path, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "report.json"
+    status = main(
+        ["--bundle", str(tiny_bundle), "--corpus", str(two_clip_corpus), "--clips", "2", "--out", str(out)]
+    )
+    report = json.loads(out.read_text())
+    # A random bundle renders no face: r is undefined (None), the AE gate fails, so the command exits 1.
+    assert status == 1
+    assert [c["shuffled_audio_from"] for c in report["clips"]] == ["clip_00001.mp4", "clip_00000.mp4"]
+    manifest = json.loads((two_clip_corpus / "manifest.json").read_text())["clips"]
+    for clip, entry in zip(report["clips"], manifest, strict=True):
+        assert clip["n_frames"] == entry["n_frames"]
+        assert set(clip) >= {
+            "r_true",
+            "r_shuffled",
+            "r_true_speech",
+            "r_shuffled_speech",
+            "ae_psnr",
+            "ae_copy_psnr",
+        }
+        assert 5.0 < clip["ae_psnr"] < 60.0 and 5.0 < clip["ae_copy_psnr"] < 60.0
+    assert set(report["mean"]) >= {"r_true", "r_shuffled", "gap", "gap_speech", "ae_psnr"}
+    assert report["thresholds"] == {"min_r": 0.6, "min_gap": 0.4, "min_psnr": 28.0}
+    assert report["passed"]["AE PSNR >= 28.0 dB"] is False
+    printed = capsys.readouterr().out
+    assert "clip_00000" in printed and "FAIL  AE PSNR >= 28.0 dB" in printed
+
+
+def test_gates_and_table_on_a_known_report() -> None:
+    clip = {
+        "video": "clip_00000.mp4",
+        "shuffled_audio_from": "clip_00001.mp4",
+        "n_frames": 80,
+        "r_true": 0.8,
+        "r_shuffled": 0.3,
+        "r_true_speech": 0.7,
+        "r_shuffled_speech": 0.0,
+        "ae_psnr": 30.0,
+        "ae_copy_psnr": 22.0,
+        "missed_detections": 0,
+    }
+    mean = {
+        "r_true": 0.8,
+        "r_shuffled": 0.3,
+        "r_true_speech": 0.7,
+        "r_shuffled_speech": 0.0,
+        "ae_psnr": 30.0,
+        "ae_copy_psnr": 22.0,
+        "gap": 0.5,
+        "gap_speech": 0.7,
+    }
+    report = {"clips": [clip], "mean": mean}
+    assert all(check(report, Thresholds()).values())
+    strict = check(report, Thresholds(min_r=0.9, min_gap=0.6, min_psnr=31))
+    assert not any(strict.values())
+    table = format_table(report, strict)
+    assert "0.800" in table and "30.00" in table and "FAIL  r_true >= 0.9" in table
+    assert check({"mean": mean | {"r_true": None}}, Thresholds())["r_true >= 0.6"] is False
+
+
+def test_bad_corpus_exits_2(tiny_bundle: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["--bundle", str(tiny_bundle), "--corpus", str(tmp_path)]) == 2
+    assert "manifest.json is missing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("clips", ["1"])
+def test_one_clip_is_refused(tiny_bundle: Path, two_clip_corpus: Path, clips: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["--bundle", str(tiny_bundle), "--corpus", str(two_clip_corpus), "--clips", clips]) == 2
+    assert "at least 2" in capsys.readouterr().err

@@ -1,0 +1,141 @@
+"""The demo recipes parse, and the training commands run end to end on a tiny prepared corpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from proof.recipe import AERecipe, FMTRecipe, RecipeError, load_recipe
+from proof.train import main
+
+from float_data import PrepareConfig, prepare_dataset
+from float_generate import load_bundle
+
+RECIPES = Path(__file__).resolve().parents[3] / "apps" / "float-train" / "recipes"
+
+
+def test_demo_recipes_parse() -> None:
+    ae = load_recipe(RECIPES / "demo-ae.yaml", "ae")
+    fmt = load_recipe(RECIPES / "demo-fmt.yaml", "fmt")
+    assert isinstance(ae, AERecipe) and isinstance(fmt, FMTRecipe)
+    assert fmt.model.dim_motion == ae.model.latent_dim  # stage 2 models stage 1's latents
+    assert ae.guard is not None and ae.guard.at_step < ae.train.steps
+    assert fmt.audio.kind == "logmel"
+
+
+def test_recipe_errors_name_the_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    data = yaml.safe_load((RECIPES / "demo-ae.yaml").read_text())
+    data["optim"]["learning_rate"] = 1.0
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(RecipeError, match=r"optim\.learning_rate"):
+        load_recipe(bad, "ae")
+    with pytest.raises(RecipeError, match=r"not 'fmt'"):
+        load_recipe(RECIPES / "demo-ae.yaml", "fmt")
+    with pytest.raises(RecipeError, match="does not exist"):
+        load_recipe(tmp_path / "missing.yaml", "ae")
+
+
+def _tiny_recipes(tmp_path: Path) -> tuple[Path, Path]:
+    data = {"root": "prepared", "val_root": "prepared"}
+    ae = {
+        "stage": "ae",
+        "data": data,
+        "model": {
+            "size": 32,
+            "latent_dim": 16,
+            "motion_dim": 4,
+            "channel_base": 256,
+            "channel_max": 16,
+            "motion_layers": 1,
+        },
+        "optim": {"lr": 1e-3},
+        "train": {"steps": 3, "batch_size": 2, "log_every": 1, "val_every": 2},
+        "val_pairs": 4,
+        # An impossible gain forces the guard to restart once with seed + 1.
+        "guard": {"at_step": 2, "min_gain_db": 100.0, "max_restarts": 1},
+    }
+    fmt = {
+        "stage": "fmt",
+        "data": data,
+        "model": {
+            "dim_motion": 16,
+            "dim_hidden": 16,
+            "depth": 1,
+            "num_heads": 2,
+            "num_frames": 10,
+            "num_prev_frames": 2,
+            "dim_audio": 8,
+        },
+        "optim": {"lr": 1e-3},
+        "train": {"steps": 3, "batch_size": 2, "log_every": 1, "val_every": 2},
+        "defaults": {"steps": 2},
+        "val_windows": 4,
+    }
+    (tmp_path / "ae.yaml").write_text(yaml.safe_dump(ae))
+    (tmp_path / "fmt.yaml").write_text(yaml.safe_dump(fmt))
+    return tmp_path / "ae.yaml", tmp_path / "fmt.yaml"
+
+
+def test_train_both_stages_and_export(two_clip_corpus: Path, tmp_path: Path) -> None:
+    prepare_dataset(
+        two_clip_corpus,
+        tmp_path / "prepared",
+        PrepareConfig(
+            crop_size=32,
+            detector="dlib",
+            landmarks=False,
+            track_mode="fixed",
+            val_fraction=0,
+            test_fraction=0,
+        ),
+    )
+    ae, fmt = _tiny_recipes(tmp_path)
+    work = ["--workdir", str(tmp_path)]
+    assert main(["ae", str(ae), "--run-dir", str(tmp_path / "ae"), *work]) == 0
+    summary = json.loads((tmp_path / "ae" / "summary.json").read_text())
+    assert summary["restarts"] == [
+        {"seed": 0, "step": 2, "gain_db": pytest.approx(summary["restarts"][0]["gain_db"])}
+    ]
+    assert summary["seed"] == 1 and summary["final"]["step"] == 3
+    assert summary["latent_scale"] > 0
+    assert (
+        main(
+            ["fmt", str(fmt), "--motion-ae", str(tmp_path / "ae"), "--run-dir", str(tmp_path / "fmt"), *work]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "export",
+                "--motion-ae",
+                str(tmp_path / "ae"),
+                "--fmt",
+                str(tmp_path / "fmt"),
+                "--out",
+                str(tmp_path / "bundle"),
+            ]
+        )
+        == 0
+    )
+    bundle = load_bundle(tmp_path / "bundle")
+    assert bundle.resolution == 32 and bundle.manifest.defaults.steps == 2
+    assert bundle.manifest.audio.kind == "logmel" and bundle.manifest.license == "apache-2.0"
+    # Exporting over an existing bundle needs --overwrite.
+    assert (
+        main(
+            [
+                "export",
+                "--motion-ae",
+                str(tmp_path / "ae"),
+                "--fmt",
+                str(tmp_path / "fmt"),
+                "--out",
+                str(tmp_path / "bundle"),
+            ]
+        )
+        == 2
+    )
