@@ -53,7 +53,7 @@ def carphone_path() -> Path:
     return path
 
 
-def _carphone_frame(index: int) -> np.ndarray:
+def carphone_frame(index: int) -> np.ndarray:
     import av
 
     with av.open(str(carphone_path())) as container:
@@ -123,7 +123,7 @@ def load_portrait(spec: str, landmarks: str | None = None) -> tuple[np.ndarray, 
             index = int(frame) if frame else 0
         except ValueError as err:
             raise ValueError(f"portrait {spec!r}: the frame after 'carphone:' must be an integer") from err
-        image = _carphone_frame(index)
+        image = carphone_frame(index)
         builtin = CARPHONE_LAYOUT if index == 0 else None
     else:
         path = Path(spec)
