@@ -9,13 +9,13 @@ from __future__ import annotations
 import ipaddress
 import logging
 import sys
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from float_demo.offline import apply_offline_environment
+from float_generate.options import Device, DType
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -24,18 +24,6 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 # Uploads larger than this are refused by the server before they reach the model.
 MAX_UPLOAD = "200mb"
-
-
-class Device(StrEnum):
-    cpu = "cpu"
-    cuda = "cuda"
-    mps = "mps"
-
-
-class DType(StrEnum):
-    float32 = "float32"
-    bfloat16 = "bfloat16"
-    float16 = "float16"
 
 
 class ServeSettings(BaseModel):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from float_eval import ALL_METRICS
+from float_eval import ALL_METRICS, check_metric_names
 
 SPLITS = ("train", "val", "test")
 
@@ -50,9 +50,7 @@ class EvaluateConfig(BaseModel):
     @field_validator("metrics")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
-        unknown = [m for m in value if m not in ALL_METRICS]
-        if unknown:
-            raise ValueError(f"unknown metric(s) {unknown}; choose from {', '.join(ALL_METRICS)}")
+        check_metric_names(value)
         if not value:
             raise ValueError(f"--metrics is empty; choose from {', '.join(ALL_METRICS)}")
         return value

@@ -7,7 +7,6 @@ Exit codes: 0 success; 1 a batch ran but some rows failed (see the printed repor
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +17,7 @@ from float_audio import AudioError, BackboneNotFoundError
 from float_generate.batch import JobOutcome, run_batch
 from float_generate.bundle import BundleError
 from float_generate.errors import GenerateError
-from float_generate.options import GenerateOptions
+from float_generate.options import Device, DType, GenerateOptions
 from float_generate.pipeline import Pipeline
 
 # Errors caused by the user's files or settings: one message, exit code 2. FileNotFoundError covers missing
@@ -26,18 +25,6 @@ from float_generate.pipeline import Pipeline
 USER_ERRORS = (GenerateError, BundleError, AudioError, BackboneNotFoundError, FileNotFoundError)
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-
-
-class Device(StrEnum):
-    cpu = "cpu"
-    cuda = "cuda"
-    mps = "mps"
-
-
-class DType(StrEnum):
-    float32 = "float32"
-    bfloat16 = "bfloat16"
-    float16 = "float16"
 
 
 def _fail(message: str) -> typer.Exit:

@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+class Device(StrEnum):
+    """Where the models run (``--device``)."""
+
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
+
+
+class DType(StrEnum):
+    """Model precision (``--dtype``); bfloat16 is fast on GPUs and CPUs with native bf16 only."""
+
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
 
 
 class GenerateOptions(BaseModel):

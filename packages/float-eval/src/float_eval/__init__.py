@@ -13,7 +13,7 @@ from .frechet import FeatureStats, FrechetMetric, frechet_distance
 from .fvd import FVD, FVD_WEIGHTS, ClipSampling, clip_starts, load_i3d
 from .lse import LSEResult, lse_from_distances, mfcc, offset_distances, sync_embeddings, syncnet_lse
 from .report import PAPER_TABLE1, Report, VideoResult, markdown_table
-from .run import ALL_METRICS, Components, EvalConfig, evaluate, required_weights
+from .run import ALL_METRICS, Components, EvalConfig, check_metric_names, evaluate, required_weights
 from .s3fd import S3FD, S3FDNet, decode_s3fd, load_s3fd, s3fd_priors
 from .syncnet import SyncNet, load_syncnet
 from .threedmm import (
@@ -80,6 +80,7 @@ __all__ = [
     "aligned_faces",
     "box_iou",
     "build_fid_inception",
+    "check_metric_names",
     "check_weights",
     "clip_starts",
     "decode_s3fd",

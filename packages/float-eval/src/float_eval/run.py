@@ -29,9 +29,17 @@ from .tracks import iou_tracks, syncnet_crops
 from .video import list_videos, read_audio, read_video, resample_fps
 from .weights import manifest_entry, resolve_weight
 
-__all__ = ["ALL_METRICS", "Components", "EvalConfig", "evaluate", "required_weights"]
+__all__ = ["ALL_METRICS", "Components", "EvalConfig", "check_metric_names", "evaluate", "required_weights"]
 
 ALL_METRICS = ("fid", "fvd", "csim", "efid", "pfid", "lse")
+
+
+def check_metric_names(names: list[str]) -> list[str]:
+    """Return ``names`` unchanged, or raise ``ValueError`` naming the unknown ones and the valid choices."""
+    unknown = [m for m in names if m not in ALL_METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; choose from {', '.join(ALL_METRICS)}")
+    return names
 
 
 class EvalConfig(BaseModel):
@@ -63,10 +71,7 @@ class EvalConfig(BaseModel):
     @field_validator("metrics")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
-        unknown = [m for m in value if m not in ALL_METRICS]
-        if unknown:
-            raise ValueError(f"unknown metric(s) {unknown}; choose from {', '.join(ALL_METRICS)}")
-        return value
+        return check_metric_names(value)
 
 
 @dataclass
