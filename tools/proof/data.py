@@ -58,6 +58,22 @@ def load_split(root: str | Path, split: str = "train", max_videos: int | None = 
     return VideoFrames(torch.cat(chunks), ranges, audio, ids)
 
 
+def concat_splits(parts: list[VideoFrames]) -> VideoFrames:
+    """One :class:`VideoFrames` holding the videos of ``parts`` in order (e.g. two prepared corpora)."""
+    if not parts:
+        raise ValueError("concat_splits needs at least one split")
+    ranges, first = [], 0
+    for part in parts:
+        ranges.extend((first + start, count) for start, count in part.ranges)
+        first += len(part.frames)
+    return VideoFrames(
+        torch.cat([p.frames for p in parts]),
+        ranges,
+        [a for p in parts for a in p.audio],
+        [i for p in parts for i in p.video_ids],
+    )
+
+
 def to_model(frames: torch.Tensor) -> torch.Tensor:
     """uint8 ``[B, S, S, 3]`` -> float ``[B, 3, S, S]`` in [-1, 1]."""
     return frames.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from float_flow import LossConfig, TransformerConfig
 from float_generate.bundle import GenerationDefaults, LogMelAudioSpec
 from float_motion_ae import MotionAEConfig
+from proof.augment import AugmentSection
 
 __all__ = ["AERecipe", "FMTRecipe", "RecipeError", "load_recipe"]
 
@@ -33,6 +34,9 @@ class DataSection(_Strict):
     root: Path = Field(description="training set: a folder written by `float-data prepare`")
     train_split: Literal["train", "val", "test"] = "train"
     val_root: Path = Field(description="validation set (other clips, same identities/voices as training)")
+    extra_roots: tuple[Path, ...] = Field(
+        (), description="more prepared training sets (e.g. other identities), pooled with root"
+    )
     val_split: Literal["train", "val", "test"] = "train"
 
 
@@ -51,6 +55,9 @@ class TrainSection(_Strict):
     threads: int = Field(2, gt=0, description="torch CPU threads")
     log_every: int = Field(50, gt=0)
     val_every: int = Field(250, gt=0)
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        "cpu", description="where stage 1 trains (auto: cuda when available); stage 2 trains on the CPU"
+    )
 
 
 class GuardSection(_Strict):
@@ -78,6 +85,10 @@ class AERecipe(_Strict):
     guard: GuardSection | None = None
     zero_flow_init: bool = Field(
         False, description="start the flow/mask heads at zero: identity warp, mask 0.5 (faster start)"
+    )
+    augment: AugmentSection | None = Field(None, description="paired colour/layout augmentation")
+    init_from: Path | None = Field(
+        None, description="start from these weights (a stage-1 run dir or a save_pretrained folder)"
     )
     coeff_std: float | None = Field(
         1.0, gt=0, description="after training, rescale the latents so motion coefficients have this mean std"

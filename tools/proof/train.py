@@ -22,7 +22,13 @@ def _resolve(data: DataSection, workdir: Path) -> DataSection:
     def fix(path: Path) -> Path:
         return path if path.is_absolute() else workdir / path
 
-    return data.model_copy(update={"root": fix(data.root), "val_root": fix(data.val_root)})
+    return data.model_copy(
+        update={
+            "root": fix(data.root),
+            "val_root": fix(data.val_root),
+            "extra_roots": tuple(fix(p) for p in data.extra_roots),
+        }
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bundle written to {out}")
             return 0
         recipe = load_recipe(args.recipe, args.command)
-        update: dict = {"data": _resolve(recipe.data, args.workdir.resolve())}
+        workdir = args.workdir.resolve()
+        update: dict = {"data": _resolve(recipe.data, workdir)}
+        if isinstance(recipe, AERecipe) and recipe.init_from is not None:
+            update["init_from"] = workdir / recipe.init_from
         if args.steps is not None or args.seed is not None:
             train = recipe.train.model_copy(
                 update={k: v for k, v in {"steps": args.steps, "seed": args.seed}.items() if v is not None}

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from proof.recipe import AERecipe, FMTRecipe, RecipeError, load_recipe
 from proof.train import main
@@ -23,6 +24,10 @@ def test_demo_recipes_parse() -> None:
     assert fmt.model.dim_motion == ae.model.latent_dim  # stage 2 models stage 1's latents
     assert ae.guard is not None and ae.guard.at_step < ae.train.steps
     assert fmt.audio.kind == "logmel"
+    finetune = load_recipe(RECIPES / "demo-ae-finetune.yaml", "ae")
+    assert isinstance(finetune, AERecipe) and finetune.init_from is not None
+    assert finetune.model == ae.model and finetune.augment == ae.augment  # phase 2 continues phase 1
+    assert ae.coeff_std is None and finetune.coeff_std == 1.0  # latents are rescaled once, at the very end
 
 
 def test_recipe_errors_name_the_problem(tmp_path: Path) -> None:
@@ -139,3 +144,43 @@ def test_train_both_stages_and_export(two_clip_corpus: Path, tmp_path: Path) -> 
         )
         == 2
     )
+
+
+def test_ae_augmented_pooled_and_continued(two_clip_corpus: Path, tmp_path: Path) -> None:
+    """Stage 1 with paired augmentation over two pooled roots, then a second phase from its weights."""
+    from float_motion_ae import MotionAutoEncoder
+
+    prepare_dataset(
+        two_clip_corpus,
+        tmp_path / "prepared",
+        PrepareConfig(
+            crop_size=32,
+            detector="dlib",
+            landmarks=False,
+            track_mode="fixed",
+            val_fraction=0,
+            test_fraction=0,
+        ),
+    )
+    ae, _ = _tiny_recipes(tmp_path)
+    recipe = yaml.safe_load(ae.read_text())
+    recipe.pop("guard")
+    recipe["data"]["extra_roots"] = ["prepared"]
+    recipe["augment"] = {"scale": 0.05, "roll_deg": 3.0, "shift": 0.05}
+    recipe["coeff_std"] = None
+    ae.write_text(yaml.safe_dump(recipe))
+    work = ["--workdir", str(tmp_path)]
+    assert main(["ae", str(ae), "--run-dir", str(tmp_path / "phase1"), *work]) == 0
+    phase1 = MotionAutoEncoder.from_pretrained(str(tmp_path / "phase1" / "motion_ae"))
+    recipe["init_from"] = "phase1"
+    recipe["optim"]["lr"] = 1e-12  # a negligible step: phase 2 must start from phase 1's weights
+    recipe["train"]["steps"] = 1
+    ae.write_text(yaml.safe_dump(recipe))
+    assert main(["ae", str(ae), "--run-dir", str(tmp_path / "phase2"), *work]) == 0
+    phase2 = MotionAutoEncoder.from_pretrained(str(tmp_path / "phase2" / "motion_ae"))
+    for name, tensor in phase1.state_dict().items():
+        torch.testing.assert_close(phase2.state_dict()[name], tensor, atol=1e-6, rtol=0, msg=name)
+    # A phase-2 recipe whose model does not match the weights is refused with both configs named.
+    recipe["model"]["latent_dim"] = 32
+    ae.write_text(yaml.safe_dump(recipe))
+    assert main(["ae", str(ae), "--run-dir", str(tmp_path / "bad"), *work]) == 2
