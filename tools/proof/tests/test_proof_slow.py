@@ -1,8 +1,14 @@
-"""CI's learning proof: the committed demo bundle on a freshly built held-out corpus (never retrains).
+"""CI's learning proof: the committed demo bundle on freshly built held-out corpora (never retrains).
 
-Held-out sentences (``heldout_en.txt``) and a voice the bundle never heard (``en-us+f3``), astronaut portrait,
-10 clips at 128 px, exactly as docs/proof.md lists. The thresholds are the issue's: mean r >= 0.6 for the
-true audio, r(true) - r(shuffled) >= 0.4, auto-encoder PSNR >= 28 dB on held-out frames.
+Two held-out sets of 10 clips at 128 px, held-out sentences (``heldout_en.txt``), as docs/proof.md lists:
+- a voice the bundle never heard (``en-us+f3``) on a training identity (the astronaut);
+- a portrait and a voice it never saw (Grace Hopper, public domain, a 240 px face crop committed under
+  ``fixtures/`` with its dlib-measured layout; ``en-gb-x-rp``).
+
+The lip-sync gates are the issue's and are enforced: mean r >= 0.6 for the true audio and r(true) -
+r(shuffled) >= 0.4. The auto-encoder gate (PSNR >= 28 dB on held-out frames) is not met by the committed
+bundle (27.7 and 22.3 dB, docs/proof.md): that test asserts the measured level as a regression floor and
+reports the 28 dB gate as an expected failure until a bundle meets it.
 """
 
 from __future__ import annotations
@@ -14,31 +20,55 @@ from proof.run import Thresholds, check, format_table, run_proof
 
 from float_generate import default_bundle_path
 
+FIXTURES = Path(__file__).parent / "fixtures"
 HELDOUT = {
-    "portraits": ["astronaut"],
-    "voices": ["en-us+f3"],
-    "seed": 100,
-    "resolution": 128,
+    "voice": {"portraits": ["astronaut"], "voices": ["en-us+f3"], "seed": 100},
+    "unseen": {
+        "portraits": [str(FIXTURES / "grace_hopper_face.jpg")],
+        "landmarks": [str(FIXTURES / "grace_hopper_face.json")],
+        "voices": ["en-gb-x-rp"],
+        "seed": 200,
+    },
 }
-# The committed bundle (trained for 14 CPU-minutes) misses the gates (docs/proof.md): the test reports that as
-# an expected failure. Set this to False with a bundle that passes, and the gates are enforced.
-KNOWN_SHORTFALL = True
+# Regression floors of the committed bundle's auto-encoder, about 1.5 dB under what it measured.
+PSNR_FLOOR_DB = {"voice": 26.0, "unseen": 20.5}
+# Set to False with a bundle whose auto-encoder reaches the issue's 28 dB on both sets.
+KNOWN_PSNR_SHORTFALL = True
 
 
-@pytest.mark.slow
-def test_committed_bundle_follows_held_out_speech(tmp_path: Path, require_tool) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module", params=sorted(HELDOUT))
+def proof_report(request, tmp_path_factory, require_tool) -> tuple[str, dict]:  # type: ignore[no-untyped-def]
+    """(name, report) of ``proof.run`` on one held-out corpus built here."""
     require_tool("espeak-ng")
     if not (default_bundle_path() / "bundle.json").is_file():
         pytest.skip("no embedded demo bundle in this checkout")
     from corpus import HELDOUT_SENTENCES, CorpusConfig, build_corpus, read_sentences
 
-    config = CorpusConfig(sentences=read_sentences(HELDOUT_SENTENCES), n_clips=10, **HELDOUT)
-    build_corpus(config, tmp_path / "heldout", log=lambda _: None)
-    report = run_proof(None, tmp_path / "heldout", 10)
-    gates = check(report, Thresholds())
-    print(format_table(report, gates))
+    name = request.param
+    out = tmp_path_factory.mktemp(f"heldout_{name}")
+    config = CorpusConfig(
+        sentences=read_sentences(HELDOUT_SENTENCES), n_clips=10, resolution=128, **HELDOUT[name]
+    )
+    build_corpus(config, out, log=lambda _: None)
+    report = run_proof(None, out, 10)
+    print(f"\nheld-out set {name!r}:\n" + format_table(report, check(report, Thresholds())))
+    return name, report
+
+
+@pytest.mark.slow
+def test_generated_mouth_follows_held_out_speech(proof_report: tuple[str, dict]) -> None:
+    name, report = proof_report
     assert len(report["clips"]) == 10
-    assert all(c["ae_psnr"] > 10 for c in report["clips"])  # the bundle renders images, not noise
-    if KNOWN_SHORTFALL and not all(gates.values()):
-        pytest.xfail(f"the committed demo bundle misses the issue's gates (docs/proof.md): {gates}")
-    assert all(gates.values()), gates
+    mean, gates = report["mean"], Thresholds()
+    assert mean["r_true"] is not None and mean["r_true"] >= gates.min_r, (name, mean)
+    assert mean["gap"] is not None and mean["gap"] >= gates.min_gap, (name, mean)
+
+
+@pytest.mark.slow
+def test_autoencoder_reconstructs_held_out_frames(proof_report: tuple[str, dict]) -> None:
+    name, report = proof_report
+    psnr, copy = report["mean"]["ae_psnr"], report["mean"]["ae_copy_psnr"]
+    assert psnr >= PSNR_FLOOR_DB[name] and psnr > copy + 2.5, (name, psnr, copy)
+    if KNOWN_PSNR_SHORTFALL and psnr < Thresholds().min_psnr:
+        pytest.xfail(f"{name}: AE PSNR {psnr:.2f} dB < the issue's 28 dB (docs/proof.md)")
+    assert psnr >= Thresholds().min_psnr
