@@ -84,19 +84,15 @@ def _tiny_recipes(tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path / "ae.yaml", tmp_path / "fmt.yaml"
 
 
-def test_train_both_stages_and_export(two_clip_corpus: Path, tmp_path: Path) -> None:
-    prepare_dataset(
-        two_clip_corpus,
-        tmp_path / "prepared",
-        PrepareConfig(
-            crop_size=32,
-            detector="dlib",
-            landmarks=False,
-            track_mode="fixed",
-            val_fraction=0,
-            test_fraction=0,
-        ),
+def _prepare_32px(corpus: Path, out: Path) -> None:
+    config = PrepareConfig(
+        crop_size=32, detector="dlib", landmarks=False, track_mode="fixed", val_fraction=0, test_fraction=0
     )
+    prepare_dataset(corpus, out, config)
+
+
+def test_train_both_stages_and_export(two_clip_corpus: Path, tmp_path: Path) -> None:
+    _prepare_32px(two_clip_corpus, tmp_path / "prepared")
     ae, fmt = _tiny_recipes(tmp_path)
     work = ["--workdir", str(tmp_path)]
     assert main(["ae", str(ae), "--run-dir", str(tmp_path / "ae"), *work]) == 0
@@ -150,18 +146,7 @@ def test_ae_augmented_pooled_and_continued(two_clip_corpus: Path, tmp_path: Path
     """Stage 1 with paired augmentation over two pooled roots, then a second phase from its weights."""
     from float_motion_ae import MotionAutoEncoder
 
-    prepare_dataset(
-        two_clip_corpus,
-        tmp_path / "prepared",
-        PrepareConfig(
-            crop_size=32,
-            detector="dlib",
-            landmarks=False,
-            track_mode="fixed",
-            val_fraction=0,
-            test_fraction=0,
-        ),
-    )
+    _prepare_32px(two_clip_corpus, tmp_path / "prepared")
     ae, _ = _tiny_recipes(tmp_path)
     recipe = yaml.safe_load(ae.read_text())
     recipe.pop("guard")
