@@ -186,6 +186,8 @@ class Pipeline:
         device, dtype = self.device, self.dtype
         source_image = to_model_tensor(clip.portrait.crop)[None].to(device=device, dtype=dtype)
         encoded = bundle.motion_ae.encode(source_image)
+        # Once per clip: the source maps in the layout (and warp dtype) every decoded frame reads fastest.
+        features = bundle.motion_ae.prepare_features(encoded.features)
         source_motion = bundle.motion_ae.motion(encoded.coeffs)
         audio = bundle.audio_features(clip.audio.waveform[None].to(device), clip.num_frames).to(dtype)
         pose = None if clip.pose is None else clip.pose.to(device=device, dtype=dtype)
@@ -208,7 +210,7 @@ class Pipeline:
             motion = window.motion[0]
             for start in range(0, motion.shape[0], options.decode_batch):
                 images = bundle.motion_ae.decode(
-                    encoded.identity, motion[start : start + options.decode_batch], encoded.features
+                    encoded.identity, motion[start : start + options.decode_batch], features
                 )
                 for frame in to_uint8_frames(images):
                     yield frame if compose is None else compose(frame)

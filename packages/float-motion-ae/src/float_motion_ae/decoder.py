@@ -8,9 +8,11 @@ execution differs where it is faster and numerically equivalent:
   dense conv on modulated *activations* (``conv(x * s, W) * demod``), see ``BatchStrategy``;
 - blur / upsampling filters run as one depthwise convolution over all maps;
 - the identity sampling grid of each resolution is built once and cached;
-- at inference (no gradient needed) each frame runs the fused kernels of ``float_motion_ae.fused``:
-  upsampling conv + blur as one polyphase conv, bias and the leaky-ReLU gain folded into the conv, in-place
-  activation, and Winograd 3x3 convolutions on float32 CPU tensors (see ``DecoderKernels``).
+- at inference (no gradient needed) each frame runs fused CPU kernels (see ``DecoderKernels``): by default
+  the channels-last route of ``float_motion_ae.channels_last`` (oneDNN convolutions, demodulation and bias
+  folded into the depthwise blur, an exact gather-based warp; also in bf16), or the NCHW kernels of
+  ``float_motion_ae.fused`` (upsampling conv + blur as one polyphase conv, bias and gain folded into the
+  conv, Winograd 3x3 convolutions on float32).
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from float_motion_ae import channels_last
 from float_motion_ae.basis import Direction
 from float_motion_ae.config import MotionAEConfig
 from float_motion_ae.fused import (
     DecoderKernels,
     conv1x1,
     conv3x3,
+    default_kernels,
     upsample_phase_kernel,
-    winograd_available,
 )
 from float_motion_ae.layers import BLUR_TAPS, Blur, EqualConv2d, EqualLinear, FusedLeakyReLU, Upsample
 
@@ -84,17 +87,16 @@ class ModulatedConv2d(nn.Module):
         """The fused kernels to use for ``x``, or None for the reference path (gradients, GPU, settings)."""
         if self.kernels == "reference" or x.device.type != "cpu":
             return None
-        if x.dtype not in (torch.float32, torch.float64):
-            # bf16/fp16: folding bias and gain into the conv and blending with lerp round differently
-            # enough to move the flow warps; those dtypes keep the official operation order.
-            return None
         if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
             return None
         if self.upsample and (self.kernel_size != 3 or tuple(self.blur.kernel.shape) != (4, 4)):
             return None
-        if self.kernels == "auto":
-            return "winograd" if winograd_available() else "fused"
-        return self.kernels
+        kernels = default_kernels() if self.kernels == "auto" else self.kernels
+        if kernels != "channels_last" and x.dtype not in (torch.float32, torch.float64):
+            # The NCHW fused kernels compute flows in the model dtype; in bf16/fp16 that moves the warps,
+            # so those dtypes keep the official order there (the channels-last route warps in float32).
+            return None
+        return kernels
 
     def fused(
         self,
@@ -172,7 +174,9 @@ class ModulatedConv2d(nn.Module):
             with torch.no_grad():
                 scaled = w[0] * self.scale
                 if name == "energy":
-                    value = scaled.square().sum(dim=(2, 3))
+                    # At >= float32 precision: bf16 sums of 4608 squares would shift the demodulation.
+                    exact = w[0].to(torch.promote_types(w.dtype, torch.float32)) * self.scale
+                    value = exact.square().sum(dim=(2, 3))
                 elif name == "transposed":
                     value = scaled.transpose(0, 1).contiguous()
                 elif name == "phases":
@@ -191,6 +195,9 @@ class ModulatedConv2d(nn.Module):
         if strategy == "auto":
             strategy = "activations" if x.is_cuda else "weights"
         kernels = self.inference_kernels(x)
+        if kernels == "channels_last" and (x.shape[0] == 1 or strategy == "weights"):
+            frames = [channels_last.modulated_conv(self, x[i : i + 1], s[i]) for i in range(x.shape[0])]
+            return torch.cat(frames)
         if kernels is not None and (x.shape[0] == 1 or strategy == "weights"):
             return torch.cat([self.fused(x[i : i + 1], s[i], kernels) for i in range(x.shape[0])])
         if x.shape[0] == 1:
@@ -242,6 +249,8 @@ class StyledConv(nn.Module):
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         kernels = self.conv.inference_kernels(x)
+        if kernels == "channels_last" and x.shape[0] == 1:
+            return channels_last.styled_conv(self, x, style)
         if kernels is not None and x.shape[0] == 1:
             # leaky(z + b) * g == leaky(g * z + g * b) for g > 0: bias and gain ride in the conv, and the
             # activation runs in place on its output (no noise is ever fed, so NoiseInjection is identity).
@@ -404,7 +413,10 @@ class Synthesis(nn.Module):
         return self._render(latent, features)
 
     def _render(self, latent: torch.Tensor, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        if latent.shape[0] == 1 and self.conv1.conv.inference_kernels(latent) is not None:
+        kernels = self.conv1.conv.inference_kernels(latent) if latent.shape[0] == 1 else None
+        if kernels == "channels_last":
+            return channels_last.render(self, latent, features)
+        if kernels is not None:
             return self._render_fused(latent, features)
         out = self.conv1(self.input(latent.shape[0]), latent)
         flow: torch.Tensor | None = None

@@ -19,7 +19,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-DecoderKernels = Literal["auto", "reference", "fused", "winograd"]
+DecoderKernels = Literal["auto", "reference", "fused", "winograd", "channels_last"]
 """Which kernels the decoder runs when no gradient is needed (training always uses ``"reference"``):
 
 - ``"reference"``: the official formulation (modulated weight, transposed conv, separate blur, bias and
@@ -28,12 +28,25 @@ DecoderKernels = Literal["auto", "reference", "fused", "winograd"]
   to float rounding (float64 agrees with the reference to ~1e-13);
 - ``"winograd"``: ``"fused"`` plus NNPACK Winograd for float32 3x3 convolutions on CPU (others fall back
   to direct convolution);
-- ``"auto"``: ``"winograd"`` where NNPACK is available, else ``"fused"``.
+- ``"channels_last"``: every map in channels_last format so that oneDNN runs the convolutions, upsampling
+  as transposed conv + a depthwise blur carrying the demodulation, and the warp as an exact row gather
+  (``float_motion_ae.channels_last``); the only fused route that also runs bf16/fp16 (flow and warp stay
+  float32);
+- ``"auto"``: ``"channels_last"`` where PyTorch has oneDNN (mkldnn), else ``"winograd"`` where NNPACK is
+  available, else ``"fused"``.
 
-The fused kernels run for float32/float64 tensors on CPU; other dtypes and devices use the reference path.
+The fused kernels run on CPU; ``"fused"``/``"winograd"`` only for float32/float64 tensors (other dtypes use
+the reference path there). Other devices always use the reference path.
 """
 
-KERNEL_CHOICES: tuple[str, ...] = ("auto", "reference", "fused", "winograd")
+KERNEL_CHOICES: tuple[str, ...] = ("auto", "reference", "fused", "winograd", "channels_last")
+
+
+def default_kernels() -> DecoderKernels:
+    """What ``"auto"`` resolves to on this PyTorch build (see ``DecoderKernels``)."""
+    if torch.backends.mkldnn.is_available():
+        return "channels_last"
+    return "winograd" if winograd_available() else "fused"
 
 
 def upsample_phase_kernel(weight: torch.Tensor, blur: torch.Tensor) -> torch.Tensor:
