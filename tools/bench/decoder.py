@@ -6,16 +6,18 @@ The baseline recomputes the same graph the way the official FLOAT code does (wri
 description, not copied): a per-sample modulated weight and a grouped convolution with groups = batch, FIR
 blur/upsampling as a 1-channel convolution over every feature map (upfirdn2d "native" style), NCHW fp32, the
 sampling grid rebuilt with numpy at every level of every call, and one frame per call. Both decoders read the
-parameters of one ``MotionAutoEncoder`` with random weights, fed by the encoder features of a real image.
+parameters of one ``MotionAutoEncoder`` with random weights, fed by the encoder features of a real image;
+ours reads them through ``prepare_features`` (once per source, as float-generate does).
 
 Printed: seconds per frame (best of ``--frames`` interleaved timed calls after a warm-up: the minimum is the
-least disturbed by other processes on a shared CPU), the speed-up
-ratio against the baseline, the max abs difference of the output images against the baseline, and the error of
-both fp32 decoders against a float64 run of the baseline (the flow warps amplify float32 rounding: on random
-weights at 512x512 two correct fp32 implementations differ by far more than 1e-4). bf16 is measured only on
-CPUs with native bf16 (``--bf16 on`` forces it).
-The allocator setting is printed too: by default glibc malloc is tuned at start-up with
-``float_motion_ae.tune_cpu_allocator()`` (applies to both decoders); ``--default-allocator`` skips it.
+least disturbed by other processes on a shared CPU), the speed-up against the baseline as the official code
+runs (glibc's default allocator) and against the baseline with the tuned allocator, the max abs difference
+of the output images against the baseline and against a float64 run of the baseline (the flow warps amplify
+float32 rounding: on random weights at 512x512 two correct fp32 implementations differ by far more than
+1e-4), the mean difference against float64, and the channels-last kernels' own error: every layer fed the
+baseline's input of that layer. bf16 rows run only on CPUs with native bf16 (``--bf16 on`` forces them).
+The allocator setting is printed too: the baseline is first timed with glibc defaults, then glibc malloc is
+tuned with ``float_motion_ae.tune_cpu_allocator()`` for every row after it; ``--default-allocator`` skips it.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from float_motion_ae import ALLOCATOR_SETTING, MotionAutoEncoder, tune_cpu_allocator
+from float_motion_ae import ALLOCATOR_SETTING, MotionAutoEncoder, channels_last, tune_cpu_allocator
 from float_motion_ae.decoder import ModulatedConv2d, StyledConv, Synthesis, ToFlow, ToRGB
+from float_motion_ae.fused import default_kernels
 
 
 # ------------------------------------------------------------------------------------ official-style baseline
@@ -106,6 +109,52 @@ def baseline_decode(dec: Synthesis, latent: torch.Tensor, feats: tuple[torch.Ten
     return rgb
 
 
+def layerwise_error(
+    dec: Synthesis, latent: torch.Tensor, feats: tuple[torch.Tensor, ...]
+) -> tuple[float, str, float, str]:
+    """Error of each channels-last layer against the baseline layer fed the SAME input.
+
+    Walks the baseline graph; at every styled conv and every flow/warp/RGB head, ours runs on the baseline's
+    input of that layer. This is the kernels' own error, free of the amplification through later warps.
+
+    Returns:
+        ``(max abs diff, its layer, max abs diff / max |value| of that layer's output, its layer)``.
+    """
+    worst_abs, worst_rel = 0.0, 0.0
+    where_abs = where_rel = ""
+
+    def check(name: str, ours: torch.Tensor, theirs: torch.Tensor) -> None:
+        nonlocal worst_abs, worst_rel, where_abs, where_rel
+        diff = (ours.float() - theirs.float()).abs().max().item()
+        rel = diff / max(theirs.abs().max().item(), 1e-30)
+        if diff > worst_abs:
+            worst_abs, where_abs = diff, name
+        if rel > worst_rel:
+            worst_rel, where_rel = rel, name
+
+    def styled_pair(name: str, layer: StyledConv, x: torch.Tensor) -> torch.Tensor:
+        theirs = styled(layer, x, latent)
+        check(f"{name} {list(theirs.shape[1:])}", channels_last.styled_conv(layer, x, latent), theirs)
+        return theirs
+
+    out = styled_pair("conv1", dec.conv1, dec.input.input.repeat(latent.shape[0], 1, 1, 1))
+    flow = rgb = None
+    for level, feat in enumerate(feats):
+        out = styled_pair("upsampling conv", dec.convs[2 * level], out)
+        out = styled_pair("conv", dec.convs[2 * level + 1], out)
+        table = channels_last.map_rows(channels_last.to_channels_last(feat))
+        sampled, mask, pre = channels_last.flow_and_warp(dec.to_flows[level], out, latent, table, flow)
+        warped, blended, theirs_pre = to_flow(dec.to_flows[level], out, latent, feat, flow)
+        height, width = out.shape[2], out.shape[3]
+        check(f"flow head @{height}", pre, theirs_pre)
+        check(f"warp @{height}", channels_last.rows_map(sampled * mask, height, width), warped)
+        rgb_ours = channels_last.masked_rgb(dec.to_rgbs[level], sampled, mask, rgb, height, width)
+        rgb = to_rgb(dec.to_rgbs[level], warped, rgb)
+        check(f"rgb @{height}", rgb_ours, rgb)
+        out, flow = blended, theirs_pre
+    return worst_abs, where_abs, worst_rel, where_rel
+
+
 # ----------------------------------------------------------------------------------------------- timing
 def time_per_frame(fn: Callable[[], torch.Tensor], frames_per_call: int, calls: int) -> float:
     """Best (minimum) seconds per frame over ``calls`` calls after one warm-up call."""
@@ -162,6 +211,11 @@ def main() -> None:
     capability = torch.backends.cpu.get_cpu_capability()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, CPU capability {capability}")
     run_bf16 = args.bf16 == "on" or (args.bf16 == "auto" and native_bf16())
+    model16 = None
+    if run_bf16:  # built outside inference_mode so that its weight-derived constants are cached
+        model16 = MotionAutoEncoder(size=args.size).eval()
+        model16.load_state_dict(model.state_dict())
+        model16 = model16.to(torch.bfloat16)
 
     with torch.inference_mode():
         enc = model.encode(real_image(args.size))
@@ -169,33 +223,53 @@ def main() -> None:
         motions = torch.randn(args.batch, model.config.latent_dim) * 0.5
         latent = enc.identity + motions[:1]
         feats = enc.features
+        # Once per source, as float-generate does: channels_last maps (and float32 for the bf16 model).
+        prepared = model.prepare_features(feats)
 
         def baseline() -> torch.Tensor:
             return baseline_decode(dec, latent, feats)
 
         def ours_with(kernels: str, batch: int = 1) -> Callable[[], torch.Tensor]:
+            maps = prepared if kernels in ("auto", "channels_last") else feats
+
             def run() -> torch.Tensor:
                 model.set_decoder_kernels(kernels)  # type: ignore[arg-type]
-                return model.decode(enc.identity, motions[:batch], feats)
+                return model.decode(enc.identity, motions[:batch], maps)
 
             return run
 
         variants = [
             ("ours, reference kernels, batch 1", "reference", ours_with("reference"), 1),
-            ("ours, fused (exact), batch 1", "fused", ours_with("fused"), 1),
-            ("ours, fused + Winograd (default)", "winograd", ours_with("winograd"), 1),
+            ("ours, fused NCHW (exact), batch 1", "fused", ours_with("fused"), 1),
+            ("ours, fused NCHW + Winograd", "winograd", ours_with("winograd"), 1),
+            ("ours, channels_last", "channels_last", ours_with("channels_last"), 1),
             (
-                f"ours, default, batch {args.batch} (per frame)",
+                f"ours, default ({default_kernels()}), batch {args.batch}",
                 "batch",
                 ours_with("auto", args.batch),
                 args.batch,
             ),
         ]
+        if model16 is not None:
+            identity16, motion16 = enc.identity.bfloat16(), motions[:1].bfloat16()
+            prepared16 = model16.prepare_features(feats)
+
+            def ours16(kernels: str) -> Callable[[], torch.Tensor]:
+                def run() -> torch.Tensor:
+                    model16.set_decoder_kernels(kernels)  # type: ignore[arg-type]
+                    return model16.decode(identity16, motion16, prepared16)
+
+                return run
+
+            variants += [
+                ("ours bf16, official order (reference)", "bf16_reference", ours16("reference"), 1),
+                ("ours bf16, channels_last (default)", "bf16", ours16("auto"), 1),
+            ]
 
         ref = baseline()
         scale = ref.abs().max().item()
-        outputs = {key: fn()[:1] for _, key, fn, _ in variants}
-        # Float64 "truth": the warps amplify float32 rounding, so also report each fp32 decoder's own error.
+        outputs = {key: fn()[:1].float() for _, key, fn, _ in variants}
+        # Float64 "truth": the warps amplify float32 rounding, so also report each decoder's own error.
         dec64 = MotionAutoEncoder(size=args.size).eval()
         dec64.load_state_dict(model.state_dict())
         dec64 = dec64.double()
@@ -206,8 +280,8 @@ def main() -> None:
         mean_vs_truth = {"base": (ref - truth).abs().mean().item()}
         mean_vs_truth.update({key: (out - truth).abs().mean().item() for key, out in outputs.items()})
         del dec64
+        per_layer = layerwise_error(dec, latent, feats)
 
-        rows: list[tuple[str, float, float, float]] = []
         t_default = None
         if not args.default_allocator:
             # The official code runs with glibc defaults: time it that way first, then tune for the rest.
@@ -229,6 +303,7 @@ def main() -> None:
                 samples[key].append((time.perf_counter() - start) / n)
         model.set_decoder_kernels("auto")
         t_base = min(samples["base"])
+        rows: list[tuple[str, float, float, float]] = []
         if t_default is not None:
             rows.append(("baseline, glibc default allocator", t_default, 0.0, vs_truth["base"]))
         rows.append(("baseline (official-style, fp32, batch 1)", t_base, 0.0, vs_truth["base"]))
@@ -236,33 +311,30 @@ def main() -> None:
             err = (outputs[key] - ref).abs().max().item()
             rows.append((name, min(samples[key]), err, vs_truth[key]))
 
-        if run_bf16:
-            dec16 = MotionAutoEncoder(size=args.size).eval()
-            dec16.load_state_dict(model.state_dict())
-            dec16 = dec16.to(torch.bfloat16)
-            feats16 = tuple(f.to(torch.bfloat16) for f in feats)
-
-            def ours16() -> torch.Tensor:
-                return dec16.decode(enc.identity.bfloat16(), motions[:1].bfloat16(), feats16)
-
-            out16 = ours16().float()
-            err16 = (out16 - ref).abs().max().item()
-            rows.append(
-                (
-                    "ours bf16 (fused), batch 1",
-                    time_per_frame(ours16, 1, args.frames),
-                    err16,
-                    (out16 - truth).abs().max().item(),
-                )
-            )
-
     print(f"output max |value| (baseline): {scale:.3f}; fp64 = the official-style graph in float64")
-    header = f"{'decoder':<44}{'s/frame':>9}{'vs baseline':>13}{'max|diff| base':>16}{'max|diff| fp64':>16}"
+    first = t_default if t_default is not None else t_base
+    header = (
+        f"{'decoder':<44}{'s/frame':>9}{'vs base':>9}{'vs tuned':>10}{'max|diff| base':>16}"
+        f"{'max|diff| fp64':>16}"
+    )
     print(header)
-    means = ", ".join(f"{key} {value:.1e}" for key, value in mean_vs_truth.items())
-    print(f"(mean |diff| vs fp64: {means})")
     for name, seconds, err, err64 in rows:
-        print(f"{name:<44}{seconds:>9.4f}{t_base / seconds:>12.2f}x{err:>16.2e}{err64:>16.2e}")
+        print(
+            f"{name:<44}{seconds:>9.4f}{first / seconds:>8.2f}x{t_base / seconds:>9.2f}x{err:>16.2e}"
+            f"{err64:>16.2e}"
+        )
+    means = ", ".join(f"{key} {value:.1e}" for key, value in mean_vs_truth.items())
+    print(f"mean |diff| vs fp64: {means}")
+    print(
+        "vs base: against the baseline as the official code runs (glibc defaults); vs tuned: against the "
+        "baseline with the tuned allocator."
+    )
+    worst_abs, where_abs, worst_rel, where_rel = per_layer
+    print(
+        f"channels_last fp32, each layer fed the baseline's input of that layer (the kernels' own error; end "
+        f"to end, random-weight warps amplify rounding): max |diff| {worst_abs:.2e} ({where_abs}); max "
+        f"|diff| / max |output| {worst_rel:.2e} ({where_rel})"
+    )
     if not run_bf16:
         print(
             "bf16: skipped, this CPU has no native bf16 (no avx512_bf16/amx_bf16): oneDNN emulates it "
