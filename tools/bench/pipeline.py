@@ -169,7 +169,8 @@ def run_naive(pipeline, audio: Path, out: Path) -> tuple[float, float, int]:
 
 # ------------------------------------------------------------------------------------------ memory
 def child_memory(bundle: Path, seconds: float, dtype: str, decode_batch: int) -> None:
-    """Subprocess body: generate a ``seconds`` clip with ours; print peak RSS (MiB) as JSON."""
+    """Subprocess body: generate a ``seconds`` clip with ours (tuned allocator, as float-generate runs);
+    print peak RSS (MiB) as JSON."""
     from float_generate import Pipeline
     from float_motion_ae import tune_cpu_allocator
 
@@ -209,6 +210,11 @@ def main() -> None:
     parser.add_argument("--decode-batch", type=int, default=8)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     parser.add_argument("--bundle", type=Path, help="reuse a bundle folder instead of building one")
+    parser.add_argument(
+        "--default-allocator",
+        action="store_true",
+        help="never tune glibc malloc (skips the untuned naive run)",
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-seconds", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -221,20 +227,31 @@ def main() -> None:
     from float_generate import Pipeline
     from float_motion_ae import ALLOCATOR_SETTING, tune_cpu_allocator
 
-    tune_cpu_allocator()
     work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     size = "small" if args.small else "paper-size"
     bundle = args.bundle or build_bundle(work / "bundle", args.small)
     print(
         f"config: {size} random weights, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{os.cpu_count()} CPUs (shared with other jobs: absolute times are inflated; ratios are the figure)"
+        f"{os.cpu_count()} CPUs; native bf16: {native_bf16()}"
     )
-    print(f"allocator: {ALLOCATOR_SETTING}; native bf16: {native_bf16()}")
     audio = make_speech(work / "speech.wav", args.seconds)
     video_seconds = math.ceil(args.seconds * 25) / 25
+    naive_default = None
+    if not args.default_allocator:
+        # The official code runs with glibc's default allocator: time the naive fp32 pipeline that way first
+        # (a warm-up clip, then the clip), then tune the allocator for every run after it.
+        pipeline = Pipeline.from_pretrained(bundle, dtype="float32", progress=False, tune_allocator=False)
+        run_naive(pipeline, make_speech(work / "warm.wav", 0.4), work / "warm-naive.mp4")
+        naive_default = run_naive(pipeline, audio, work / "naive-default.mp4")[0] / video_seconds
+        print(f"float32   naive, glibc default allocator: {naive_default:.2f} s/video-s", flush=True)
+        del pipeline
+        tune_cpu_allocator()
+        print(f"allocator from here on: {ALLOCATOR_SETTING}")
     baseline_fp32 = None
     for dtype in [d for d in args.dtypes.split(",") if d]:
-        pipeline = Pipeline.from_pretrained(bundle, dtype=dtype, progress=False)
+        pipeline = Pipeline.from_pretrained(
+            bundle, dtype=dtype, progress=False, tune_allocator=not args.default_allocator
+        )
         # warm-up on a short clip (oneDNN primitive creation, allocator growth), untimed
         run_ours(pipeline, make_speech(work / "warm.wav", 0.4), work / "warm.mp4", args.decode_batch)
         ours, ours_first, frames = run_ours(pipeline, audio, work / f"ours-{dtype}.mp4", args.decode_batch)
@@ -250,6 +267,8 @@ def main() -> None:
         )
         if baseline_fp32 is not None and dtype != "float32":
             line += f"; vs fp32 naive {baseline_fp32 / (ours / video_seconds):.2f}x"
+        if naive_default is not None:
+            line += f"; vs fp32 naive with glibc defaults {naive_default / (ours / video_seconds):.2f}x"
         print(line, flush=True)
     lengths = [float(s) for s in args.memory_seconds.split(",") if s]
     if lengths:

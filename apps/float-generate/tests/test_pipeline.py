@@ -133,6 +133,19 @@ def test_bfloat16_mode_streams_the_same_clip(tiny_bundle: Path, portrait_png: Pa
     assert frames.shape == (wav_frames(speech_wav), 32, 32, 3) and frames.dtype == np.uint8
 
 
+def test_cpu_pipeline_tunes_the_allocator_unless_told_not_to(
+    tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import float_generate.pipeline as pipeline_module
+
+    calls: list[int] = []
+    monkeypatch.setattr(pipeline_module, "tune_cpu_allocator", lambda: calls.append(1) or True)
+    Pipeline.from_pretrained(tiny_bundle, progress=False)
+    assert calls == [1]
+    Pipeline.from_pretrained(tiny_bundle, progress=False, tune_allocator=False)
+    assert calls == [1]
+
+
 def test_pose_condition_from_file(portrait_png: Path, speech_wav: Path, tmp_path: Path) -> None:
     pipe = Pipeline.from_pretrained(build_tiny_bundle(tmp_path / "pose", dim_pose=6), progress=False)
     pose = tmp_path / "pose.npy"

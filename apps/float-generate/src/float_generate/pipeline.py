@@ -32,6 +32,7 @@ from float_generate.errors import OptionError
 from float_generate.options import GenerateOptions, GenerationResult
 from float_generate.portrait import ImageInput, PasteBack, Portrait, prepare_portrait
 from float_generate.writer import VideoWriter, check_output_path
+from float_motion_ae import tune_cpu_allocator
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -115,17 +116,26 @@ class Pipeline:
         dtype: str | torch.dtype = "float32",
         local_files_only: bool = True,
         progress: bool = True,
+        tune_allocator: bool = True,
     ) -> Pipeline:
         """Load a bundle folder, a Hugging Face id (from the local cache unless ``local_files_only=False``)
         or, with ``checkpoint=None``, the demo bundle embedded in this package.
+
+        With ``tune_allocator`` (default) and a CPU device, glibc malloc is told to keep freed memory
+        (``float_motion_ae.tune_cpu_allocator``): the decoder frees and reallocates the same large maps on
+        every frame, which otherwise costs ~1.5x at 512 px (tools/bench/decoder.py). It is a process-wide
+        setting that keeps the peak heap resident; pass False to leave malloc alone.
 
         Raises:
             BundleError: missing or incomplete bundle (the message names the file).
             OptionError: a device that is not available or an unknown dtype.
         """
+        resolved = resolve_device(device)
+        if tune_allocator and resolved.type == "cpu":
+            tune_cpu_allocator()
         bundle = load_bundle(
             checkpoint,
-            device=resolve_device(device),
+            device=resolved,
             dtype=resolve_dtype(dtype),
             local_files_only=local_files_only,
         )
