@@ -6,7 +6,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from float_motion_ae import MotionAutoEncoder
 from float_motion_ae.channels_last import gather_bilinear, map_rows
 from float_motion_ae.decoder import ModulatedConv2d, StyledConv, ToFlow
 from float_motion_ae.fused import default_kernels
@@ -17,21 +16,12 @@ TINY = {"size": 32, "latent_dim": 32, "motion_dim": 8, "channel_base": 512, "cha
 MID = {"size": 128, "latent_dim": 64, "motion_dim": 8, "channel_base": 2048, "channel_max": 64}
 
 
-def _model_and_inputs(config: dict[str, int], seed: int):
-    torch.manual_seed(seed)
-    model = MotionAutoEncoder(**config).eval().double()
-    size = config["size"]
-    with torch.no_grad():
-        enc = model.encode(torch.rand(1, 3, size, size, dtype=torch.float64) * 2 - 1)
-        motions = model.motion(torch.randn(3, config["motion_dim"], dtype=torch.float64))
-        model.set_decoder_kernels("reference")
-        reference = model.decode(enc.identity, motions, enc.features)
-    return model, enc, motions, reference
-
-
 @pytest.mark.parametrize(("config", "seed"), [(TINY, 2), (MID, 3)])
-def test_channels_last_decoder_matches_reference_in_float64(config: dict[str, int], seed: int) -> None:
-    model, enc, motions, reference = _model_and_inputs(config, seed)
+def test_channels_last_decoder_matches_reference_in_float64(
+    config: dict[str, int], seed: int, decode_case
+) -> None:
+    case = decode_case(config, seed)
+    model, enc, motions, reference = case.model, case.encoded, case.motions, case.reference
     model.set_decoder_kernels("channels_last")
     with torch.no_grad():
         out = model.decode(enc.identity, motions, enc.features)
@@ -78,8 +68,9 @@ def test_layers_alone_follow_the_route(upsample: bool) -> None:
         assert (got - expected).abs().max().item() <= 1e-10
 
 
-def test_channels_last_fp32_stays_at_float_rounding() -> None:
-    model, enc, motions, reference = _model_and_inputs(MID, 6)
+def test_channels_last_fp32_stays_at_float_rounding(decode_case) -> None:
+    case = decode_case(MID, 6)
+    model, enc, motions, reference = case.model, case.encoded, case.motions, case.reference
     model = model.float()
     model.set_decoder_kernels("channels_last")
     with torch.no_grad():
@@ -90,8 +81,9 @@ def test_channels_last_fp32_stays_at_float_rounding() -> None:
     assert err.max().item() <= 1e-3 * scale
 
 
-def test_bf16_decode_runs_the_route_and_stays_close() -> None:
-    model, enc, motions, reference = _model_and_inputs(MID, 7)
+def test_bf16_decode_runs_the_route_and_stays_close(decode_case) -> None:
+    case = decode_case(MID, 7)
+    model, enc, motions, reference = case.model, case.encoded, case.motions, case.reference
     model = model.to(torch.bfloat16)
     model.set_decoder_kernels("auto")
     conv = model.dec.convs[0].conv

@@ -17,22 +17,17 @@ TINY = {"size": 32, "latent_dim": 32, "motion_dim": 8, "channel_base": 512, "cha
 MID = {"size": 128, "latent_dim": 64, "motion_dim": 8, "channel_base": 2048, "channel_max": 64}
 
 
-def _decode_pair(config: dict[str, int], dtype: torch.dtype, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _decode_pair(decode_case, config: dict[str, int], dtype: torch.dtype, seed: int):
     """(reference decode in float64, decode with ``"fused"`` or ``"winograd"`` kernels in ``dtype``)."""
-    torch.manual_seed(seed)
-    model = MotionAutoEncoder(**config).eval().double()
-    size = config["size"]
+    case = decode_case(config, seed)
+    model, enc = case.model, case.encoded
+    model.set_decoder_kernels("fused" if dtype == torch.float64 else "winograd")
+    model = model.to(dtype)
     with torch.no_grad():
-        enc = model.encode(torch.rand(1, 3, size, size, dtype=torch.float64) * 2 - 1)
-        motions = model.motion(torch.randn(3, config["motion_dim"], dtype=torch.float64))
-        model.set_decoder_kernels("reference")
-        reference = model.decode(enc.identity, motions, enc.features)
-        model.set_decoder_kernels("fused" if dtype == torch.float64 else "winograd")
-        model = model.to(dtype)
         out = model.decode(
-            enc.identity.to(dtype), motions.to(dtype), tuple(f.to(dtype) for f in enc.features)
+            enc.identity.to(dtype), case.motions.to(dtype), tuple(f.to(dtype) for f in enc.features)
         )
-    return reference, out.double()
+    return case.reference, out.double()
 
 
 def test_polyphase_kernel_equals_transposed_conv_then_blur() -> None:
@@ -70,8 +65,8 @@ def test_fused_styled_conv_matches_reference_in_float64(upsample: bool, side: in
 
 
 @pytest.mark.parametrize(("config", "seed"), [(TINY, 2), (MID, 3)])
-def test_fused_decoder_matches_reference_in_float64(config: dict[str, int], seed: int) -> None:
-    reference, fused = _decode_pair(config, torch.float64, seed)
+def test_fused_decoder_matches_reference_in_float64(config: dict[str, int], seed: int, decode_case) -> None:
+    reference, fused = _decode_pair(decode_case, config, torch.float64, seed)
     assert fused.shape == reference.shape == (3, 3, config["size"], config["size"])
     assert (fused - reference).abs().max().item() <= 1e-9
 
@@ -94,8 +89,8 @@ def test_winograd_conv3x3_error_is_bounded() -> None:
 
 
 @pytest.mark.skipif(not winograd_available(), reason="this PyTorch build has no NNPACK")
-def test_winograd_decoder_fp32_error_is_bounded() -> None:
-    reference, fast = _decode_pair(MID, torch.float32, 5)
+def test_winograd_decoder_fp32_error_is_bounded(decode_case) -> None:
+    reference, fast = _decode_pair(decode_case, MID, torch.float32, 5)
     err = (fast - reference).abs()
     scale = reference.abs().max().item()
     print(f"fp32 Winograd decode vs float64: mean {err.mean():.2e}, max {err.max():.2e}, range {scale:.2f}")
