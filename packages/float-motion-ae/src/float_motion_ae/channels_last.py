@@ -132,10 +132,12 @@ def modulated_conv(
 
 def _cl_constant(mc: ModulatedConv2d, name: str) -> torch.Tensor:
     """``mc._constant(name)`` in channels_last format, cached beside it (rebuilt with it)."""
+    # _constant first: it is what notices a changed weight and drops every cached constant, this one too.
+    base = mc._constant(name)
     key = f"{name}_cl"
     cached = mc._derived.get(key)
     if cached is None:
-        cached = to_channels_last(mc._constant(name))
+        cached = to_channels_last(base)
         if mc._derived_key is not None:
             mc._derived[key] = cached
     return cached
