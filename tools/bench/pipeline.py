@@ -20,8 +20,9 @@ bf16 mode: the models are cast with ``model.to(torch.bfloat16)`` (``Pipeline.fro
 "bfloat16")``), not autocast; the warp's sampling grid stays float32 inside the decoder. On CPUs without
 native bf16 (AVX512-BF16/AMX) oneDNN emulates it and bf16 is slower than fp32: the bench says so.
 
-Full command (the issue's figures; hours on a 2-core CPU):
-    uv run python tools/bench/pipeline.py --seconds 10 --memory-seconds 10,120 --dtypes float32,bfloat16
+Full command (the issue's figures; about 40 minutes at paper size on 2 idle cores, most of it the 120 s
+memory run):
+    uv run python tools/bench/pipeline.py --seconds 4 --memory-seconds 10,120 --dtypes float32,bfloat16
 """
 
 from __future__ import annotations
