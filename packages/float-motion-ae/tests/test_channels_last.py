@@ -6,7 +6,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from float_motion_ae import channels_last
 from float_motion_ae.channels_last import gather_bilinear, map_rows
 from float_motion_ae.decoder import ModulatedConv2d, StyledConv, ToFlow
 from float_motion_ae.fused import default_kernels
@@ -120,7 +119,7 @@ def test_channels_last_constants_follow_in_place_weight_updates() -> None:
         conv(x, style)  # fills the caches
         conv.weight.add_(torch.randn_like(conv.weight))  # in-place update: every cached constant is stale
         # Read the channels_last constant first, before anything else could refresh the cache.
-        fresh = channels_last._cl_constant(conv, "transposed")
+        fresh = conv._constant("transposed_cl")
         expected = (conv.weight[0] * conv.scale).transpose(0, 1)
         assert torch.equal(fresh, expected)
         assert fresh.is_contiguous(memory_format=torch.channels_last)

@@ -115,7 +115,7 @@ def modulated_conv(
     if mc.upsample:
         if modulate_input:
             scaled_x = x * s.to(dtype)[None, :, None, None]
-            out = F.conv_transpose2d(scaled_x, _cl_constant(mc, "transposed"), stride=2)
+            out = F.conv_transpose2d(scaled_x, mc._constant("transposed_cl"), stride=2)
         else:
             weight = mc._constant("transposed").to(exact) * s32[:, None, None, None]  # [in, out, 3, 3]
             out = F.conv_transpose2d(x, to_channels_last(weight.to(dtype)), stride=2)
@@ -123,24 +123,11 @@ def modulated_conv(
         kernel = torch.flip(mc.blur.kernel, [0, 1]).to(exact)[None, None] * c[:, None, None, None]
         return F.conv2d(out, to_channels_last(kernel.to(dtype)), b, padding=1, groups=mc.out_ch)
     if modulate_input:
-        out = F.conv2d(x * s.to(dtype)[None, :, None, None], _cl_constant(mc, "kernel"), padding=mc.padding)
+        out = F.conv2d(x * s.to(dtype)[None, :, None, None], mc._constant("kernel_cl"), padding=mc.padding)
         out = out.mul_(c.to(dtype)[None, :, None, None])
         return out if b is None else out.add_(b[None, :, None, None])
     weight = mc._constant("kernel").to(exact) * (c[:, None] * s32[None, :])[:, :, None, None]
     return F.conv2d(x, to_channels_last(weight.to(dtype)), b, padding=mc.padding)
-
-
-def _cl_constant(mc: ModulatedConv2d, name: str) -> torch.Tensor:
-    """``mc._constant(name)`` in channels_last format, cached beside it (rebuilt with it)."""
-    # _constant first: it is what notices a changed weight and drops every cached constant, this one too.
-    base = mc._constant(name)
-    key = f"{name}_cl"
-    cached = mc._derived.get(key)
-    if cached is None:
-        cached = to_channels_last(base)
-        if mc._derived_key is not None:
-            mc._derived[key] = cached
-    return cached
 
 
 def styled_conv(layer: StyledConv, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:

@@ -160,7 +160,8 @@ class ModulatedConv2d(nn.Module):
 
         ``"kernel"``: scaled weight ``W * scale`` [out, in, k, k]; ``"transposed"``: the same as a
         transposed-conv weight [in, out, k, k]; ``"phases"``: polyphase upsampling kernels
-        [4 * out, in, 3, 3]; ``"energy"``: ``sum_k (W * scale)^2`` [out, in].
+        [4 * out, in, 3, 3]; ``"energy"``: ``sum_k (W * scale)^2`` [out, in]; ``"kernel_cl"`` /
+        ``"transposed_cl"``: those two in channels_last memory format (the channels-last route).
         """
         w = self.weight
         # Inference tensors (a model built under torch.inference_mode) have no version counter: in-place
@@ -173,7 +174,9 @@ class ModulatedConv2d(nn.Module):
         if value is None:
             with torch.no_grad():
                 scaled = w[0] * self.scale
-                if name == "energy":
+                if name.endswith("_cl"):
+                    value = self._constant(name[: -len("_cl")]).contiguous(memory_format=torch.channels_last)
+                elif name == "energy":
                     # At >= float32 precision: bf16 sums of 4608 squares would shift the demodulation.
                     exact = w[0].to(torch.promote_types(w.dtype, torch.float32)) * self.scale
                     value = exact.square().sum(dim=(2, 3))
@@ -353,7 +356,7 @@ class ToFlow(nn.Module):
         batch, _, height, width = out.shape
         # Sampling positions need more precision than bf16/fp16 offer (2^-8 of the image side is a whole
         # pixel at 512): warp in float32 (or float64) whatever the model dtype.
-        warp_dtype = torch.float32 if out.dtype in (torch.bfloat16, torch.float16) else out.dtype
+        warp_dtype = channels_last.warp_dtype(out.dtype)
         offsets = torch.tanh(out[:, 0:2].to(warp_dtype)).permute(0, 2, 3, 1)
         grid = self.identity_grid(height, width, offsets) + offsets
         mask = torch.sigmoid(out[:, 2:3])

@@ -8,6 +8,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from float_motion_ae.channels_last import warp_dtype
 from float_motion_ae.config import MotionAEConfig
 from float_motion_ae.decoder import BatchStrategy, ModulatedConv2d, Synthesis
 from float_motion_ae.encoder import Encoder
@@ -195,8 +196,7 @@ class MotionAutoEncoder(
         Returns:
             The same maps, channels_last, in float32 when the model is half precision.
         """
-        dtype = next(self.parameters()).dtype
-        target = torch.float32 if dtype in (torch.bfloat16, torch.float16) else dtype
+        target = warp_dtype(next(self.parameters()).dtype)
         return tuple(feature.to(target).contiguous(memory_format=torch.channels_last) for feature in features)
 
     def decode(
