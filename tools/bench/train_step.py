@@ -3,6 +3,11 @@
 Run: ``uv run python tools/bench/train_step.py`` (paper config: auto-encoder 512x512 full size, 45 M params;
 FMT 157 M params with 10 + 50 frames; batch 8) or ``--small`` (tiny models, seconds). Options: ``--help``.
 
+``--demo --stage ae --ae-variants`` times the demo bundle's auto-encoder (64 px, 64 channels, batch 32, as
+``apps/float-train/recipes/demo-ae*.yaml`` train it) four ways in one run and prints each as a ratio of the
+first: every weight trained in float32 (baseline), under bf16 autocast (``mixed_precision: bf16``), the
+renderer only (``trainable: decoder``, ``MotionAutoEncoder.freeze_motion``), and both.
+
 Each step is what ``float-train`` runs per optimizer step, built from the same packages with random weights
 and random inputs of the right shapes and ranges:
 
@@ -38,6 +43,15 @@ from float_motion_ae import (
 
 PAPER_AE = {"size": 512}
 SMALL_AE = {"size": 64, "latent_dim": 64, "motion_dim": 8, "channel_base": 1024, "channel_max": 32}
+# The demo bundle's auto-encoder (apps/float-train/recipes/demo-ae.yaml), trained at batch 32.
+DEMO_AE = {
+    "size": 64,
+    "latent_dim": 128,
+    "motion_dim": 16,
+    "channel_base": 2048,
+    "channel_max": 64,
+    "motion_layers": 2,
+}
 PAPER_FMT: dict[str, int] = {}
 SMALL_FMT = {
     "dim_motion": 64,
@@ -50,19 +64,26 @@ SMALL_FMT = {
 }
 
 
-def ae_step(config: dict, batch: int, lpips_vgg: str | None) -> tuple[Callable[[], float], int]:
+def ae_step(
+    config: dict, batch: int, lpips_vgg: str | None, bf16: bool = False, decoder_only: bool = False
+) -> tuple[Callable[[], float], int]:
     torch.manual_seed(0)
     model = MotionAutoEncoder(**config).train()
+    model.set_batch_strategy("activations")  # what float-train and proof.train use for batches
+    if decoder_only:
+        model.freeze_motion()
     size = model.config.size
     perceptual = PerceptualLoss(lpips_vgg) if lpips_vgg else None
     weights = LossWeights() if perceptual else LossWeights(perceptual=0, component=0)
     loss_fn = MotionAELoss(weights, perceptual)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     source = torch.rand(batch, 3, size, size) * 2 - 1
     driving = torch.rand(batch, 3, size, size) * 2 - 1
 
     def step() -> float:
-        loss = loss_fn(model(source, driving), driving).total
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            output = model(source, driving)
+        loss = loss_fn(output.float(), driving).total
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -121,7 +142,13 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--small", action="store_true", help="tiny models instead of the paper config")
-    parser.add_argument("--batch", type=int, default=8, help="samples per step (paper: 8)")
+    parser.add_argument("--demo", action="store_true", help="the demo bundle's auto-encoder (batch 32)")
+    parser.add_argument(
+        "--ae-variants",
+        action="store_true",
+        help="also time the AE under bf16 autocast, renderer-only, and both (ratios vs the fp32 step)",
+    )
+    parser.add_argument("--batch", type=int, default=None, help="samples per step (paper: 8, demo: 32)")
     parser.add_argument("--steps", type=int, default=3, help="timed steps per stage")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
@@ -129,6 +156,9 @@ def main() -> None:
     parser.add_argument("--lpips-vgg", default=None, help="vgg16-397923af.pth: add LPIPS + L_comp-lp")
     parser.add_argument("--default-allocator", action="store_true", help="skip tune_cpu_allocator()")
     args = parser.parse_args()
+    if args.batch is None:
+        args.batch = 32 if args.demo else 8
+    ae_config = DEMO_AE if args.demo else SMALL_AE if args.small else PAPER_AE
 
     tuned = False if args.default_allocator else tune_cpu_allocator()
     print(f"allocator: {ALLOCATOR_SETTING if tuned else 'glibc defaults'}")
@@ -136,25 +166,36 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, "
-        f"{'small' if args.small else 'paper'} config"
+        f"{'demo' if args.demo else 'small' if args.small else 'paper'} config"
     )
     rows = []
     if args.stage in ("both", "ae"):
-        step, params = ae_step(SMALL_AE if args.small else PAPER_AE, args.batch, args.lpips_vgg)
-        label = f"AE {params / 1e6:.2f} M" + (" L1+LPIPS" if args.lpips_vgg else " L1")
-        rows.append((label, measure(step, args.warmup, args.steps, "AE")))
-        del step
+        variants = [(False, False)]
+        if args.ae_variants:
+            variants += [(True, False), (False, True), (True, True)]
+        for bf16, decoder_only in variants:
+            step, params = ae_step(ae_config, args.batch, args.lpips_vgg, bf16, decoder_only)
+            label = f"AE {params / 1e6:.2f} M" + (" L1+LPIPS" if args.lpips_vgg else " L1")
+            label += (", bf16 autocast" if bf16 else ", fp32") + (", renderer only" if decoder_only else "")
+            rows.append((label, measure(step, args.warmup, args.steps, "AE")))
+            del step
     if args.stage in ("both", "fmt"):
         step, params = fmt_step(
             SMALL_FMT if args.small else PAPER_FMT, args.batch, 80 if args.small else 9216
         )
         rows.append((f"FMT+proj {params / 1e6:.2f} M", measure(step, args.warmup, args.steps, "FMT")))
     print()
-    print(f"| step ({args.batch} per step) | median s/step | best s/step | steps/s | samples/s |")
-    print("|---|---|---|---|---|")
+    header = "median s/step | best s/step | steps/s | samples/s | vs first AE row"
+    print(f"| step ({args.batch} per step) | {header} |")
+    print("|---|---|---|---|---|---|")
+    first = statistics.median(rows[0][1]) if rows and rows[0][0].startswith("AE") else None
     for label, times in rows:
         median = statistics.median(times)
-        print(f"| {label} | {median:.3f} | {min(times):.3f} | {1 / median:.3f} | {args.batch / median:.2f} |")
+        ratio = f"{first / median:.2f}x" if first is not None and label.startswith("AE") else "-"
+        print(
+            f"| {label} | {median:.3f} | {min(times):.3f} | {1 / median:.3f} | {args.batch / median:.2f} "
+            f"| {ratio} |"
+        )
 
 
 if __name__ == "__main__":

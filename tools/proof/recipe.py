@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from float_flow import LossConfig, TransformerConfig
 from float_generate.bundle import GenerationDefaults, LogMelAudioSpec
@@ -58,6 +58,11 @@ class TrainSection(_Strict):
     device: Literal["cpu", "cuda", "auto"] = Field(
         "cpu", description="where stage 1 trains (auto: cuda when available); stage 2 trains on the CPU"
     )
+    mixed_precision: Literal["no", "bf16"] = Field(
+        "no",
+        description="stage 1 forward/backward under bf16 autocast (float-train's key); weights, loss and "
+        "validation stay float32",
+    )
 
 
 class GuardSection(_Strict):
@@ -93,6 +98,23 @@ class AERecipe(_Strict):
     coeff_std: float | None = Field(
         1.0, gt=0, description="after training, rescale the latents so motion coefficients have this mean std"
     )
+    trainable: Literal["all", "decoder"] = Field(
+        "all",
+        description="'decoder': freeze the encoder and the motion basis, so the motion latents of every "
+        "frame stay exactly those of init_from and a flow model trained on them stays valid",
+    )
+
+    @model_validator(mode="after")
+    def _decoder_only_keeps_latents(self) -> AERecipe:
+        if self.trainable == "decoder":
+            if self.init_from is None:
+                raise ValueError("trainable: decoder fine-tunes a trained model: set init_from")
+            if self.coeff_std is not None:
+                raise ValueError(
+                    "trainable: decoder keeps the motion latents unchanged: set coeff_std: null "
+                    "(a rescale would change them)"
+                )
+        return self
 
 
 class FMTRecipe(_Strict):
@@ -124,5 +146,5 @@ def load_recipe(path: str | Path, stage: Literal["ae", "fmt"]) -> AERecipe | FMT
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
+        lines = [f"  {'.'.join(str(p) for p in e['loc']) or stage}: {e['msg']}" for e in error.errors()]
         raise RecipeError(f"invalid recipe {file}:\n" + "\n".join(lines)) from None

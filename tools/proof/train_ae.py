@@ -116,8 +116,11 @@ def _build(
             for head in model.dec.to_flows:
                 head.conv.weight.zero_()
                 head.bias.zero_()
+    if recipe.trainable == "decoder":
+        model.freeze_motion()  # motion latents stay those of init_from
     model.to(device)
-    optim = torch.optim.Adam(model.parameters(), lr=recipe.optim.lr, betas=recipe.optim.betas)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.Adam(trainable, lr=recipe.optim.lr, betas=recipe.optim.betas)
     return model, optim
 
 
@@ -143,6 +146,10 @@ def train_ae(recipe: AERecipe, run_dir: Path, log: Callable[[str], None] = print
     seed, restarts, step = recipe.train.seed, [], 0
     model, optim = _build(recipe, seed, device)
     generator = torch.Generator().manual_seed(seed)
+    # bf16 autocast: oneDNN's bf16 convs on CPUs with AVX-512 BF16 / AMX (or CUDA); master weights stay fp32.
+    autocast = torch.autocast(
+        device.type, dtype=torch.bfloat16, enabled=recipe.train.mixed_precision == "bf16"
+    )
     bar = tqdm(total=recipe.train.steps, desc="stage 1 (auto-encoder)", unit="step")
     last = {}
     stop = GracefulStop()
@@ -153,8 +160,9 @@ def train_ae(recipe: AERecipe, run_dir: Path, log: Callable[[str], None] = print
         src, drv = to_model(frames[src_idx.to(device)]), to_model(frames[drv_idx.to(device)])
         if recipe.augment is not None:
             src, drv = augment_pair(src, drv, recipe.augment, generator)
-        out = model.reconstruct(src, drv)
-        loss = recipe.loss.l1 * ((out - drv).abs() * weight).mean()
+        with autocast:
+            out = model.reconstruct(src, drv)
+        loss = recipe.loss.l1 * ((out.float() - drv).abs() * weight).mean()
         optim.zero_grad(set_to_none=True)
         loss.backward()
         if recipe.optim.grad_clip is not None:

@@ -246,3 +246,20 @@ def test_bf16_decode_stays_close_to_fp32(tiny_model: MotionAutoEncoder) -> None:
     print(f"bf16 vs fp32: mean {err.mean().item():.4f}, max {err.max().item():.4f}, range {scale:.3f}")
     assert err.mean().item() <= 0.01 * ref.abs().max().item()
     assert err.max().item() <= 0.3 * ref.abs().max().item()
+
+
+def test_freeze_motion_trains_the_renderer_only() -> None:
+    """After ``freeze_motion`` a reconstruction loss reaches the decoder but neither the encoder nor the
+    motion basis, so motion latents of any image stay exactly as they were."""
+    torch.manual_seed(0)
+    model = MotionAutoEncoder(**TINY)
+    model.freeze_motion()
+    images = torch.rand(2, 3, 32, 32) * 2 - 1
+    motion = model.encode_motion(images).detach()
+    model.reconstruct(images[:1], images).abs().mean().backward()
+    frozen = [p for n, p in model.named_parameters() if n.startswith(("enc.", "dec.direction."))]
+    assert frozen and all(not p.requires_grad and p.grad is None for p in frozen)
+    trainable = [p for n, p in model.named_parameters() if p.requires_grad]
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in trainable)
+    assert all(n.startswith("dec.") for n, p in model.named_parameters() if p.requires_grad)
+    torch.testing.assert_close(model.encode_motion(images), motion, rtol=0, atol=0)

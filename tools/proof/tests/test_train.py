@@ -28,6 +28,9 @@ def test_demo_recipes_parse() -> None:
     assert isinstance(finetune, AERecipe) and finetune.init_from is not None
     assert finetune.model == ae.model and finetune.augment == ae.augment  # phase 2 continues phase 1
     assert ae.coeff_std is None and finetune.coeff_std == 1.0  # latents are rescaled once, at the very end
+    cpu = load_recipe(RECIPES / "demo-cpu-ae.yaml", "ae")  # the one-hour CPU recipe: same model and data
+    assert isinstance(cpu, AERecipe) and cpu.model == ae.model and cpu.augment == ae.augment
+    assert cpu.data == ae.data and cpu.train.mixed_precision == "bf16" and cpu.coeff_std == 1.0
 
 
 def test_recipe_errors_name_the_problem(tmp_path: Path) -> None:
@@ -169,3 +172,48 @@ def test_ae_augmented_pooled_and_continued(two_clip_corpus: Path, tmp_path: Path
     recipe["model"]["latent_dim"] = 32
     ae.write_text(yaml.safe_dump(recipe))
     assert main(["ae", str(ae), "--run-dir", str(tmp_path / "bad"), *work]) == 2
+
+
+def test_decoder_only_phase_keeps_every_motion_latent(two_clip_corpus: Path, tmp_path: Path) -> None:
+    """``trainable: decoder`` (here under bf16 autocast) moves the renderer only: the encoder and the
+    motion basis stay bit-identical, so each frame's motion latent (what the flow transformer models) is
+    unchanged."""
+    from float_motion_ae import MotionAutoEncoder
+
+    _prepare_32px(two_clip_corpus, tmp_path / "prepared")
+    ae, _ = _tiny_recipes(tmp_path)
+    recipe = yaml.safe_load(ae.read_text())
+    recipe.pop("guard")
+    recipe["coeff_std"] = None
+    ae.write_text(yaml.safe_dump(recipe))
+    work = ["--workdir", str(tmp_path)]
+    assert main(["ae", str(ae), "--run-dir", str(tmp_path / "phase1"), *work]) == 0
+    recipe |= {"init_from": "phase1", "trainable": "decoder"}
+    recipe["train"] |= {"steps": 4, "mixed_precision": "bf16"}
+    ae.write_text(yaml.safe_dump(recipe))
+    assert main(["ae", str(ae), "--run-dir", str(tmp_path / "decoder"), *work]) == 0
+    before = MotionAutoEncoder.from_pretrained(str(tmp_path / "phase1" / "motion_ae")).eval()
+    after = MotionAutoEncoder.from_pretrained(str(tmp_path / "decoder" / "motion_ae")).eval()
+    changed = {
+        name
+        for name, tensor in before.state_dict().items()
+        if not torch.equal(after.state_dict()[name], tensor)
+    }
+    assert changed and all(name.startswith("dec.") for name in changed)
+    assert not any(name.startswith("dec.direction") for name in changed)
+    images = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(after.encode_motion(images), before.encode_motion(images))
+        assert not torch.equal(after.reconstruct(images[:1], images), before.reconstruct(images[:1], images))
+
+
+def test_decoder_only_recipe_needs_weights_and_fixed_latents(tmp_path: Path) -> None:
+    base = yaml.safe_load((RECIPES / "demo-ae.yaml").read_text()) | {"trainable": "decoder"}
+    for extra, message in (
+        ({"init_from": None, "coeff_std": None}, "set init_from"),
+        ({"init_from": "runs/ae", "coeff_std": 1.0}, "set coeff_std: null"),
+    ):
+        path = tmp_path / "bad.yaml"
+        path.write_text(yaml.safe_dump(base | extra))
+        with pytest.raises(RecipeError, match=message):
+            load_recipe(path, "ae")

@@ -110,6 +110,16 @@ class MotionAutoEncoder(
             if isinstance(module, ModulatedConv2d):
                 module.kernels = kernels
 
+    def freeze_motion(self) -> None:
+        """Freeze everything that produces a frame's motion latent: the encoder and the motion basis.
+
+        For a renderer-only fine-tune: ``encode_motion`` keeps returning exactly the same latents for every
+        image, so a flow transformer trained on them stays valid while the rest of the decoder learns. The
+        encoder then also runs without autograd in training, which makes each step cheaper.
+        """
+        self.enc.requires_grad_(False)
+        self.dec.direction.requires_grad_(False)
+
     # ----------------------------------------------------------------------------------------- checks
     def check_images(self, images: torch.Tensor, name: str = "images") -> None:
         """Raise ``ValueError`` unless ``images`` is float [B, 3, S, S] with values in [-1, 1]."""
