@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from proof.run import Thresholds, check, format_table, main
+from proof.run import Thresholds, check, format_table, main, prepared_crop
+
+from float_data import DlibDetector, PrepareConfig, prepare_dataset, read_video
 
 
 def test_proof_command_reports_every_field(
@@ -30,8 +32,10 @@ def test_proof_command_reports_every_field(
             "r_shuffled_speech",
             "ae_psnr",
             "ae_copy_psnr",
+            "ae_psnr_frame0_crop",
         }
         assert 5.0 < clip["ae_psnr"] < 60.0 and 5.0 < clip["ae_copy_psnr"] < 60.0
+        assert 5.0 < clip["ae_psnr_frame0_crop"] < 60.0
     assert set(report["mean"]) >= {"r_true", "r_shuffled", "gap", "gap_speech", "ae_psnr"}
     assert report["thresholds"] == {"min_r": 0.6, "min_gap": 0.4, "min_psnr": 28.0}
     assert report["passed"]["AE PSNR >= 28.0 dB"] is False
@@ -50,6 +54,7 @@ def test_gates_and_table_on_a_known_report() -> None:
         "r_shuffled_speech": 0.0,
         "ae_psnr": 30.0,
         "ae_copy_psnr": 22.0,
+        "ae_psnr_frame0_crop": 26.5,
         "missed_detections": 0,
     }
     mean = {
@@ -59,6 +64,7 @@ def test_gates_and_table_on_a_known_report() -> None:
         "r_shuffled_speech": 0.0,
         "ae_psnr": 30.0,
         "ae_copy_psnr": 22.0,
+        "ae_psnr_frame0_crop": 26.5,
         "gap": 0.5,
         "gap_speech": 0.7,
     }
@@ -67,7 +73,7 @@ def test_gates_and_table_on_a_known_report() -> None:
     strict = check(report, Thresholds(min_r=0.9, min_gap=0.6, min_psnr=31))
     assert not any(strict.values())
     table = format_table(report, strict)
-    assert "0.800" in table and "30.00" in table and "FAIL  r_true >= 0.9" in table
+    assert "0.800" in table and "30.00" in table and "26.50" in table and "FAIL  r_true >= 0.9" in table
     assert check({"mean": mean | {"r_true": None}}, Thresholds())["r_true >= 0.6"] is False
 
 
@@ -80,3 +86,20 @@ def test_bad_corpus_exits_2(tiny_bundle: Path, tmp_path: Path, capsys) -> None: 
 def test_one_clip_is_refused(tiny_bundle: Path, two_clip_corpus: Path, clips: str, capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["--bundle", str(tiny_bundle), "--corpus", str(two_clip_corpus), "--clips", clips]) == 2
     assert "at least 2" in capsys.readouterr().err
+
+
+def test_ae_psnr_crops_held_out_clips_as_float_data_prepares_training_clips(
+    two_clip_corpus: Path, tmp_path: Path
+) -> None:
+    """The gated AE PSNR reads each clip through the crop `float-data prepare --track-mode fixed` gives it."""
+    config = PrepareConfig(
+        crop_size=32, detector="dlib", landmarks=False, track_mode="fixed", val_fraction=0, test_fraction=0
+    )
+    prepare_dataset(two_clip_corpus, tmp_path / "prepared", config)
+    manifest = (tmp_path / "prepared" / "manifest.jsonl").read_text()
+    entries = [json.loads(line) for line in manifest.splitlines()]
+    assert len(entries) == 2
+    detector = DlibDetector(landmarks=False)
+    for entry in entries:
+        box = prepared_crop(read_video(two_clip_corpus / entry["source_path"]), detector)
+        assert [box.cx, box.cy, box.half] == pytest.approx(entry["crop_box"], abs=1e-6)
