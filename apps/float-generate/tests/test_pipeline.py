@@ -158,3 +158,28 @@ def test_pose_condition_from_file(portrait_png: Path, speech_wav: Path, tmp_path
     np.save(wrong, np.zeros((10, 3), dtype=np.float32))
     with pytest.raises(OptionError, match=r"\[frames, 6\]"):
         pipe.frames(portrait_png, speech_wav, pose_from=str(wrong))
+
+
+def test_portrait_crop_follows_the_bundle_unless_the_options_say_otherwise(
+    tiny_bundle: Path, portrait_png: Path, speech_wav: Path, tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    from float_data import DlibDetector, crop_box_from_face, detect_faces, stable_face_box
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, bundle)
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    manifest["defaults"] |= {"crop_scale": 2.0, "crop_phases": 4}
+    (bundle / "bundle.json").write_text(json.dumps(manifest))
+    pipe = Pipeline.from_pretrained(bundle, progress=False)
+    image = np.asarray(Image.open(portrait_png).convert("RGB"))
+    detector = DlibDetector(landmarks=False)
+    declared = pipe.prepare(portrait_png, speech_wav, GenerateOptions()).portrait.box
+    stable = stable_face_box(detector, image, phases=4)
+    assert stable is not None and declared == crop_box_from_face(stable, scale=2.0)
+    official = pipe.prepare(portrait_png, speech_wav, GenerateOptions(crop_scale=1.6, crop_phases=1))
+    assert official.portrait.box == crop_box_from_face(detect_faces(detector, image)[0].box, scale=1.6)
+    # A bundle that says nothing keeps the official rule.
+    assert Pipeline.from_pretrained(tiny_bundle, progress=False).bundle.manifest.defaults.crop_scale == 1.6

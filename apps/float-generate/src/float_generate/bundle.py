@@ -103,6 +103,14 @@ class GenerationDefaults(BaseModel):
     audio_scale: float = Field(2.0, ge=0)
     emotion_scale: float = Field(1.0, ge=0)
     emotion: str = Field("neutral", description="--emotion when none is given: an emotion name or 'auto'")
+    crop_scale: float = Field(
+        1.6,
+        gt=0,
+        description="portrait crop half-side / face half-size (official 1.6; match the training crops)",
+    )
+    crop_phases: int = Field(
+        1, ge=1, description="detection heights the portrait's face box is averaged over (1: one detection)"
+    )
 
 
 class BundleManifest(BaseModel):

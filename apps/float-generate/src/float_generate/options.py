@@ -59,7 +59,12 @@ class GenerateOptions(BaseModel):
     detector_weights: str | None = Field(
         None, description="folder with the face-alignment weights (for detector face-alignment/auto)"
     )
-    crop_scale: float = Field(1.6, gt=0, description="crop half-side / face half-size (official 1.6)")
+    crop_scale: float | None = Field(
+        None, gt=0, description="crop half-side / face half-size (default: the bundle's; official 1.6)"
+    )
+    crop_phases: int | None = Field(
+        None, ge=1, description="detection heights the face box is averaged over (default: the bundle's)"
+    )
     first_context: Literal["zeros", "source"] = Field(
         "zeros", description="first window's context: zeros (official) or source"
     )

@@ -180,7 +180,8 @@ class Pipeline:
             crop=options.crop,
             detector=options.detector,
             weights_dir=options.detector_weights,
-            scale=options.crop_scale,
+            scale=defaults.crop_scale if options.crop_scale is None else options.crop_scale,
+            phases=defaults.crop_phases if options.crop_phases is None else options.crop_phases,
         )
         loaded = load_audio(audio)
         predictor = self._predictor(spec.model_dump_json(), spec.build)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from float_data import CropBox, FaceDetector, crop_box_from_face, crop_face, detect_faces, make_detector
+from float_data import CropBox, FaceDetector, crop_box_from_face, crop_face, make_detector, stable_face_box
 from float_generate.errors import ImageError, NoFaceError
 
 ImageInput = str | Path | Image.Image | np.ndarray
@@ -88,20 +88,25 @@ def face_box(
     detector: str = "dlib",
     weights_dir: str | None = None,
     scale: float = 1.6,
+    phases: int = 1,
     source: str = "the portrait",
 ) -> CropBox:
     """The official crop square around the most confident face of ``image`` (uint8 RGB [H, W, 3]).
 
+    ``scale`` is the crop half-side over the face half-size; ``phases`` > 1 averages the face box over that
+    many detection heights (``float_data.stable_face_box``), so the crop does not jump with dlib's 1.2x
+    image pyramid.
+
     Raises:
         NoFaceError: no face found (the message suggests ``--no-crop``).
     """
-    found = detect_faces(cached_detector(detector, weights_dir), image)
-    if not found:
+    found = stable_face_box(cached_detector(detector, weights_dir), image, phases=phases)
+    if found is None:
         raise NoFaceError(
             f"no face found in {source} by the {detector} detector: pass --no-crop (crop=False) to animate "
             "the whole image padded to a square, or use an image with a visible frontal face"
         )
-    return crop_box_from_face(found[0].box, scale=scale)
+    return crop_box_from_face(found, scale=scale)
 
 
 def prepare_portrait(
@@ -112,13 +117,20 @@ def prepare_portrait(
     detector: str = "dlib",
     weights_dir: str | None = None,
     scale: float = 1.6,
+    phases: int = 1,
 ) -> Portrait:
-    """Read ``image`` and cut the [size, size] square to animate (face crop, or the whole image padded)."""
+    """Read ``image`` and cut the [size, size] square to animate (face crop, or the whole image padded);
+    ``scale`` and ``phases`` as in :func:`face_box`."""
     original = load_image(image)
     height, width = original.shape[:2]
     if crop:
         box = face_box(
-            original, detector=detector, weights_dir=weights_dir, scale=scale, source=_describe(image)
+            original,
+            detector=detector,
+            weights_dir=weights_dir,
+            scale=scale,
+            phases=phases,
+            source=_describe(image),
         )
     else:
         box = padded_square_box(height, width)

@@ -2,9 +2,9 @@
 
 Public API (shapes in each docstring): decoding (:func:`iter_video_frames`, :func:`read_video`,
 :func:`read_audio`, :func:`align_audio`, :func:`probe_video`), faces (:class:`FaceDetector` and three
-detectors, :func:`detect_faces`, :func:`crop_box_from_face`, :func:`crop_face`, :func:`paste_back`,
-:func:`crop_track`), landmarks (:func:`mouth_aperture`, :func:`component_boxes`), preparation
-(:class:`PrepareConfig`, :func:`prepare_dataset`, :class:`PreparedDataset`) and training views
+detectors, :func:`detect_faces`, :func:`stable_face_box`, :func:`crop_box_from_face`, :func:`crop_face`,
+:func:`paste_back`, :func:`crop_track`), landmarks (:func:`mouth_aperture`, :func:`component_boxes`),
+preparation (:class:`PrepareConfig`, :func:`prepare_dataset`, :class:`PreparedDataset`) and training views
 (:class:`AutoEncoderPairs`, :class:`AutoEncoderPairStream`, :func:`build_motion_cache`,
 :class:`MotionWindows`, :class:`MotionWindowStream`).
 """
@@ -26,6 +26,7 @@ from float_data.motion import MotionWindows, MotionWindowStream, build_motion_ca
 from float_data.pairs import AutoEncoderPairs, AutoEncoderPairStream, PairSampling
 from float_data.prepare import PrepareReport, prepare_dataset, scan_videos
 from float_data.prepared import PreparedDataset, decode_image
+from float_data.stable_box import stable_face_box
 from float_data.track import crop_track, smooth_boxes
 from float_data.video import (
     AudioTrack,
@@ -79,5 +80,6 @@ __all__ = [
     "resample_indices",
     "scan_videos",
     "smooth_boxes",
+    "stable_face_box",
     "to_model_tensor",
 ]

@@ -17,7 +17,8 @@ from float_data.detectors import FaceDetection
 TrackMode = Literal["smooth", "fixed"]
 
 
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes (0 when either is empty)."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy
@@ -41,8 +42,8 @@ def follow_face(
         if previous is None:
             box = faces[0].box
         else:
-            best = max(faces, key=lambda f: _iou(f.box, previous))
-            box = best.box if _iou(best.box, previous) > 0 else faces[0].box
+            best = max(faces, key=lambda f: box_iou(f.box, previous))
+            box = best.box if box_iou(best.box, previous) > 0 else faces[0].box
         chosen.append(tuple(float(v) for v in box))
         previous = chosen[-1]
     return chosen
