@@ -8,7 +8,7 @@ baseline), measures the mouth opening of every generated frame with dlib (:mod:`
 correlates it with the clip's ground-truth ``mouth_open`` track, on the whole clip and on its speech part
 only. It also scores the auto-encoder: PSNR of reconstructing held-out frames of the clip from its frame 0, on
 the crop ``float-data prepare --track-mode fixed`` gives the clip (how the training clips were cropped), and,
-reported beside it, on the crop of frame 0's face box alone (how the Pipeline crops a portrait).
+reported beside it, on the crop float-generate makes of frame 0 as a portrait (the bundle's crop settings).
 Exit status 1 when a threshold is missed, 2 on bad input.
 """
 
@@ -31,7 +31,6 @@ from float_data import (
     CropBox,
     DlibDetector,
     PrepareConfig,
-    crop_box_from_face,
     crop_face,
     crop_track,
     detect_faces,
@@ -40,6 +39,8 @@ from float_data import (
 )
 from float_data.track import follow_face, interpolate_boxes
 from float_generate import Pipeline, load_bundle
+from float_generate.errors import GenerateError
+from float_generate.portrait import face_box
 from proof.lipsync import MouthMeter
 from proof.measure import pearson, psnr, shuffled_pairs, speech_mask
 
@@ -54,6 +55,18 @@ class Thresholds(BaseModel):
     min_psnr: float = Field(28.0, description="mean auto-encoder reconstruction PSNR on held-out frames, dB")
 
 
+# The per-clip scores whose means the report gives (plus the gaps).
+AVERAGED_SCORES = (
+    "r_true",
+    "r_shuffled",
+    "r_true_speech",
+    "r_shuffled_speech",
+    "ae_psnr",
+    "ae_copy_psnr",
+    "ae_psnr_pipeline_crop",
+)
+
+
 class ClipScore(BaseModel):
     """Scores of one clip (r values are NaN-free floats or None when undefined)."""
 
@@ -66,7 +79,7 @@ class ClipScore(BaseModel):
     r_shuffled_speech: float | None
     ae_psnr: float = Field(description="on the clip's float-data prepare crop (the gated figure)")
     ae_copy_psnr: float
-    ae_psnr_frame0_crop: float = Field(description="on the crop of frame 0's face box, as the Pipeline crops")
+    ae_psnr_pipeline_crop: float = Field(description="on float-generate's portrait crop of frame 0")
     missed_detections: int
 
 
@@ -124,16 +137,13 @@ def _reconstruction_psnr(
 def ae_psnr(pipe: Pipeline, frames: np.ndarray, every: int = 4) -> tuple[float, float, float]:
     """Mean PSNR (dB) of reconstructing frames ``every``, ``2 * every``, ... of a clip from its frame 0
     through the auto-encoder at the bundle resolution: ``(on the prepared crop, copying frame 0 there, on
-    frame 0's crop)``. The prepared crop is :func:`prepared_crop`; frame 0's is the official 1.6x crop of
-    its face box."""
+    the portrait crop)``. The prepared crop is :func:`prepared_crop`; the portrait crop is what
+    float-generate cuts from frame 0 (``float_generate.portrait.face_box`` with the bundle's defaults)."""
     detector = DlibDetector(landmarks=False)
-    faces = detect_faces(detector, frames[0])
-    if not faces:
-        raise ValueError("the dlib detector finds no face in frame 0 of a corpus clip")
-    size, model = pipe.bundle.resolution, pipe.bundle.motion_ae
+    size, model, defaults = pipe.bundle.resolution, pipe.bundle.motion_ae, pipe.bundle.manifest.defaults
     prepared, copy = _reconstruction_psnr(model, frames, prepared_crop(frames, detector), size, every)
-    frame0, _ = _reconstruction_psnr(model, frames, crop_box_from_face(faces[0].box), size, every)
-    return prepared, copy, frame0
+    portrait = face_box(frames[0], scale=defaults.crop_scale, phases=defaults.crop_phases, source="frame 0")
+    return prepared, copy, _reconstruction_psnr(model, frames, portrait, size, every)[0]
 
 
 def run_proof(
@@ -173,7 +183,7 @@ def run_proof(
         partner = corpus / entries[partners[i]]["video"]
         true_mouth, missed_true = meter.measure(pipe.frames(source, video, **options))
         shuffled_mouth, missed_shuffled = meter.measure(pipe.frames(source, partner, **options))
-        psnr_ae, psnr_copy, psnr_frame0 = ae_psnr(pipe, frames)
+        psnr_ae, psnr_copy, psnr_portrait = ae_psnr(pipe, frames)
         score = ClipScore(
             video=entry["video"],
             shuffled_audio_from=entries[partners[i]]["video"],
@@ -184,22 +194,11 @@ def run_proof(
             r_shuffled_speech=_finite(_r(shuffled_mouth, truth, mask)),
             ae_psnr=psnr_ae,
             ae_copy_psnr=psnr_copy,
-            ae_psnr_frame0_crop=psnr_frame0,
+            ae_psnr_pipeline_crop=psnr_portrait,
             missed_detections=missed_true + missed_shuffled,
         )
         scores.append(score)
-    summary = {
-        key: _mean([getattr(s, key) for s in scores])
-        for key in (
-            "r_true",
-            "r_shuffled",
-            "r_true_speech",
-            "r_shuffled_speech",
-            "ae_psnr",
-            "ae_copy_psnr",
-            "ae_psnr_frame0_crop",
-        )
-    }
+    summary = {key: _mean([getattr(s, key) for s in scores]) for key in AVERAGED_SCORES}
     summary["gap"] = _mean(
         [None if s.r_true is None or s.r_shuffled is None else s.r_true - s.r_shuffled for s in scores]
     )
@@ -245,25 +244,25 @@ def format_table(report: dict, gates: dict[str, bool]) -> str:
 
     head = (
         f"{'clip':<16}{'frames':>7}{'r true':>8}{'r shuf':>8}{'r true sp':>10}{'r shuf sp':>10}"
-        f"{'AE PSNR':>9}{'copy':>7}{'frame0':>8}{'miss':>6}"
+        f"{'AE PSNR':>9}{'copy':>7}{'portrait':>9}{'miss':>6}"
     )
     lines = [head, "-" * len(head)]
     for c in report["clips"]:
         lines.append(
             f"{Path(c['video']).stem:<16}{c['n_frames']:>7}{f(c['r_true']):>8}{f(c['r_shuffled']):>8}"
             f"{f(c['r_true_speech']):>10}{f(c['r_shuffled_speech']):>10}{f(c['ae_psnr'], 2):>9}"
-            f"{f(c['ae_copy_psnr'], 2):>7}{f(c['ae_psnr_frame0_crop'], 2):>8}{c['missed_detections']:>6}"
+            f"{f(c['ae_copy_psnr'], 2):>7}{f(c['ae_psnr_pipeline_crop'], 2):>9}{c['missed_detections']:>6}"
         )
     m = report["mean"]
     lines.append("-" * len(head))
     lines.append(
         f"{'mean':<16}{'':>7}{f(m['r_true']):>8}{f(m['r_shuffled']):>8}{f(m['r_true_speech']):>10}"
         f"{f(m['r_shuffled_speech']):>10}{f(m['ae_psnr'], 2):>9}{f(m['ae_copy_psnr'], 2):>7}"
-        f"{f(m['ae_psnr_frame0_crop'], 2):>8}"
+        f"{f(m['ae_psnr_pipeline_crop'], 2):>9}"
     )
     lines.append(
-        "AE PSNR: on the clip's float-data prepare crop (gated); frame0: on frame 0's face-box crop "
-        "(as the Pipeline crops)"
+        "AE PSNR: on the clip's float-data prepare crop (gated); portrait: on float-generate's crop of "
+        "frame 0"
     )
     lines.append(f"gap r(true) - r(shuffled): whole clip {f(m['gap'])}, speech part {f(m['gap_speech'])}")
     lines += [f"{'PASS' if ok else 'FAIL'}  {name}" for name, ok in gates.items()]
@@ -307,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             steps=args.steps,
             detect_size=args.detect_size,
         )
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, GenerateError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     gates = check(report, thresholds)
