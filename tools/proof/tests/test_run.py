@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from proof.crop_scale import clip_ratios
+from proof.crop_scale import main as crop_scale_main
 from proof.run import AVERAGED_SCORES, Thresholds, check, format_table, main, prepared_crop
 
-from float_data import DlibDetector, PrepareConfig, prepare_dataset, read_video
+from float_data import DlibDetector, PrepareConfig, detect_faces, prepare_dataset, read_video
 
 
 def test_proof_command_reports_every_field(
@@ -92,6 +94,15 @@ def test_ae_psnr_crops_held_out_clips_as_float_data_prepares_training_clips(
     entries = [json.loads(line) for line in manifest.splitlines()]
     assert len(entries) == 2
     detector = DlibDetector(landmarks=False)
+    expected_ratios = []
     for entry in entries:
-        box = prepared_crop(read_video(two_clip_corpus / entry["source_path"]), detector)
+        frames = read_video(two_clip_corpus / entry["source_path"])
+        box = prepared_crop(frames, detector)
         assert [box.cx, box.cy, box.half] == pytest.approx(entry["crop_box"], abs=1e-6)
+        x0, y0, x1, y1 = detect_faces(detector, frames[0])[0].box
+        expected_ratios.append(entry["crop_box"][2] / (max(x1 - x0, y1 - y0) / 2))
+    # proof.crop_scale: the training crop's half-side over frame 0's face half-size, per clip.
+    ratios = clip_ratios(tmp_path / "prepared", two_clip_corpus, phases=1)
+    assert ratios == pytest.approx(expected_ratios) and all(1.4 < r < 2.5 for r in ratios)
+    assert crop_scale_main(["--set", f"{tmp_path / 'prepared'}={two_clip_corpus}", "--phases", "1"]) == 0
+    assert crop_scale_main(["--set", str(tmp_path / "prepared")]) == 2
