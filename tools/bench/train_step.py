@@ -4,8 +4,8 @@ Run: ``uv run python tools/bench/train_step.py`` (paper config: auto-encoder 512
 FMT 157 M params with 10 + 50 frames; batch 8) or ``--small`` (tiny models, seconds). Options: ``--help``.
 
 ``--demo --stage ae --ae-variants`` times the demo bundle's auto-encoder (64 px, 64 channels, batch 32, as
-``apps/float-train/recipes/demo-ae*.yaml`` train it) four ways in one run and prints each as a ratio of the
-first: every weight trained in float32 (baseline), under bf16 autocast (``mixed_precision: bf16``), the
+``apps/float-train/recipes/demo-ae*.yaml`` train it with proof.train: batch strategy "activations") four ways
+in one run and prints each as a ratio of the first: every weight trained in float32 (baseline), under bf16 autocast (``mixed_precision: bf16``), the
 renderer only (``trainable: decoder``, ``MotionAutoEncoder.freeze_motion``), and both.
 
 Each step is what ``float-train`` runs per optimizer step, built from the same packages with random weights
@@ -65,11 +65,17 @@ SMALL_FMT = {
 
 
 def ae_step(
-    config: dict, batch: int, lpips_vgg: str | None, bf16: bool = False, decoder_only: bool = False
+    config: dict,
+    batch: int,
+    lpips_vgg: str | None,
+    bf16: bool = False,
+    decoder_only: bool = False,
+    activations: bool = False,
 ) -> tuple[Callable[[], float], int]:
     torch.manual_seed(0)
     model = MotionAutoEncoder(**config).train()
-    model.set_batch_strategy("activations")  # what float-train and proof.train use for batches
+    if activations:
+        model.set_batch_strategy("activations")  # proof.train's setting (float-train keeps "auto")
     if decoder_only:
         model.freeze_motion()
     size = model.config.size
@@ -174,7 +180,9 @@ def main() -> None:
         if args.ae_variants:
             variants += [(True, False), (False, True), (True, True)]
         for bf16, decoder_only in variants:
-            step, params = ae_step(ae_config, args.batch, args.lpips_vgg, bf16, decoder_only)
+            step, params = ae_step(
+                ae_config, args.batch, args.lpips_vgg, bf16, decoder_only, activations=args.demo
+            )
             label = f"AE {params / 1e6:.2f} M" + (" L1+LPIPS" if args.lpips_vgg else " L1")
             label += (", bf16 autocast" if bf16 else ", fp32") + (", renderer only" if decoder_only else "")
             rows.append((label, measure(step, args.warmup, args.steps, "AE")))

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from float_data import (
     CropBox,
-    DlibDetector,
+    FaceDetector,
     PrepareConfig,
     crop_face,
     crop_track,
@@ -40,7 +40,8 @@ from float_data import (
 from float_data.track import follow_face, interpolate_boxes
 from float_generate import Pipeline, load_bundle
 from float_generate.errors import GenerateError
-from float_generate.portrait import face_box
+from float_generate.portrait import cached_detector, face_box
+from float_motion_ae import MotionAutoEncoder
 from proof.lipsync import MouthMeter
 from proof.measure import pearson, psnr, shuffled_pairs, speech_mask
 
@@ -102,7 +103,7 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 @torch.no_grad()
-def prepared_crop(frames: np.ndarray, detector: DlibDetector) -> CropBox:
+def prepared_crop(frames: np.ndarray, detector: FaceDetector) -> CropBox:
     """The crop ``float-data prepare --track-mode fixed`` (its default detection settings) gives a clip.
 
     Every ``detect_every``-th frame is detected at ``detect_height`` rows, the face followed and interpolated,
@@ -120,7 +121,7 @@ def prepared_crop(frames: np.ndarray, detector: DlibDetector) -> CropBox:
 
 
 def _reconstruction_psnr(
-    model: torch.nn.Module, frames: np.ndarray, box: CropBox, size: int, every: int
+    model: MotionAutoEncoder, frames: np.ndarray, box: CropBox, size: int, every: int
 ) -> tuple[float, float]:
     crops = to_model_tensor(np.stack([crop_face(f, box, size) for f in frames[::every]]))
     source, driving = crops[:1], crops[1:]
@@ -139,7 +140,7 @@ def ae_psnr(pipe: Pipeline, frames: np.ndarray, every: int = 4) -> tuple[float, 
     through the auto-encoder at the bundle resolution: ``(on the prepared crop, copying frame 0 there, on
     the portrait crop)``. The prepared crop is :func:`prepared_crop`; the portrait crop is what
     float-generate cuts from frame 0 (``float_generate.portrait.face_box`` with the bundle's defaults)."""
-    detector = DlibDetector(landmarks=False)
+    detector = cached_detector("dlib", None)  # the one face_box uses: built once per process
     size, model, defaults = pipe.bundle.resolution, pipe.bundle.motion_ae, pipe.bundle.manifest.defaults
     prepared, copy = _reconstruction_psnr(model, frames, prepared_crop(frames, detector), size, every)
     portrait = face_box(frames[0], scale=defaults.crop_scale, phases=defaults.crop_phases, source="frame 0")
