@@ -67,9 +67,15 @@ def test_same_seed_same_frames(pipeline: Pipeline, portrait_png: Path, speech_wa
 def test_seed_reproduces_the_written_video(
     pipeline: Pipeline, portrait_png: Path, speech_wav: Path, tmp_path: Path
 ) -> None:
-    a = pipeline.generate(portrait_png, speech_wav, tmp_path / "a.mp4", seed=3)
-    b = pipeline.generate(portrait_png, speech_wav, tmp_path / "b.mp4", seed=3)
-    assert np.array_equal(read_video(a.path)[0], read_video(b.path)[0])
+    # Pasted back onto the 256 px portrait: libx264 is not bit-reproducible on frames of 64 px or less once
+    # the process has decoded video (measured: 16 encodes of the same 32 px frames gave 14 different files,
+    # 40 of 256 px gave one), so the tiny bundle's own 32 px frames cannot show the seed's effect on a file.
+    a = pipeline.generate(portrait_png, speech_wav, tmp_path / "a.mp4", seed=3, paste_back=True)
+    first = read_video(a.path)[0]  # decode between the two encodes: the order that exposed the x264 quirk
+    b = pipeline.generate(portrait_png, speech_wav, tmp_path / "b.mp4", seed=3, paste_back=True)
+    again = read_video(b.path)[0]
+    assert first.shape == (wav_frames(speech_wav), 256, 256, 3)
+    assert np.array_equal(first, again)
 
 
 def test_paste_back_keeps_the_original_size_and_background(
