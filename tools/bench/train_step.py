@@ -5,8 +5,9 @@ FMT 157 M params with 10 + 50 frames; batch 8) or ``--small`` (tiny models, seco
 
 ``--demo --stage ae --ae-variants`` times the demo bundle's auto-encoder (64 px, 64 channels, batch 32, as
 ``apps/float-train/recipes/demo-ae*.yaml`` train it with proof.train: batch strategy "activations") four ways
-in one run and prints each as a ratio of the first: every weight trained in float32 (baseline), under bf16 autocast (``mixed_precision: bf16``), the
-renderer only (``trainable: decoder``, ``MotionAutoEncoder.freeze_motion``), and both.
+in one run and prints each as a ratio of the first: every weight trained in float32 (baseline), under bf16
+autocast (``mixed_precision: bf16``), the renderer only (``trainable: decoder``,
+``MotionAutoEncoder.freeze_motion``), and both.
 
 Each step is what ``float-train`` runs per optimizer step, built from the same packages with random weights
 and random inputs of the right shapes and ranges:

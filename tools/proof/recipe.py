@@ -16,8 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from float_flow import LossConfig, TransformerConfig
 from float_generate.bundle import GenerationDefaults, LogMelAudioSpec
-from float_motion_ae import MotionAEConfig
-from proof.augment import AugmentSection
+from float_motion_ae import MotionAEConfig, PairAugment
 
 __all__ = ["AERecipe", "FMTRecipe", "RecipeError", "load_recipe"]
 
@@ -91,7 +90,7 @@ class AERecipe(_Strict):
     zero_flow_init: bool = Field(
         False, description="start the flow/mask heads at zero: identity warp, mask 0.5 (faster start)"
     )
-    augment: AugmentSection | None = Field(None, description="paired colour/layout augmentation")
+    augment: PairAugment | None = Field(None, description="paired colour/layout augmentation")
     init_from: Path | None = Field(
         None, description="start from these weights (a stage-1 run dir or a save_pretrained folder)"
     )

@@ -17,12 +17,16 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from float_motion_ae import MotionAutoEncoder
-from proof.augment import augment_pair
+from float_motion_ae import (
+    MotionAutoEncoder,
+    augment_pair,
+    coefficient_scale,
+    mouth_band_mask,
+    rescale_latents,
+)
 from proof.data import VideoFrames, concat_splits, load_split, to_model
 from proof.measure import psnr
 from proof.recipe import AERecipe, OptimSection
-from proof.rescale import coefficient_scale, rescale_latents
 from proof.stop import GracefulStop
 
 
@@ -74,13 +78,6 @@ def evaluate(model: MotionAutoEncoder, data: VideoFrames, pairs: tuple[torch.Ten
     model.train()
     r, c = torch.cat(recon).mean().item(), torch.cat(copy).mean().item()
     return {"psnr": r, "copy_psnr": c, "gain_db": r - c}
-
-
-def mouth_weight(size: int) -> torch.Tensor:
-    """``[1, 1, S, S]`` mask of the lower-middle band of an official 1.6x face crop, where the mouth moves."""
-    mask = torch.zeros(1, 1, size, size)
-    mask[..., int(0.55 * size) : int(0.85 * size), int(0.28 * size) : int(0.72 * size)] = 1.0
-    return mask
 
 
 def _device(recipe: AERecipe) -> torch.device:
@@ -140,7 +137,7 @@ def train_ae(recipe: AERecipe, run_dir: Path, log: Callable[[str], None] = print
             f"prepare it with `float-data prepare ... --crop-size {recipe.model.size}`"
         )
     val_pairs = validation_pairs(val, recipe.val_pairs)
-    weight = (1.0 + recipe.loss.mouth_l1 * mouth_weight(recipe.model.size)).to(device)
+    weight = (1.0 + recipe.loss.mouth_l1 * mouth_band_mask(recipe.model.size)).to(device)
     frames = train.frames.to(device)  # uint8: 26k frames of 64 px are 320 MB
     metrics = (run_dir / "metrics.jsonl").open("w")
     seed, restarts, step = recipe.train.seed, [], 0

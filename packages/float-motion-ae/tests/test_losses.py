@@ -20,6 +20,7 @@ from float_motion_ae import (
     discriminator_loss,
     fixed_component_boxes,
     generator_adversarial_loss,
+    mouth_band_mask,
     r1_penalty,
 )
 
@@ -158,3 +159,20 @@ def test_discriminator_losses_and_r1() -> None:
         r1_penalty(real_logits, fake)
     with pytest.raises(ValueError, match=r"\[B, 3, 32, 32\]"):
         disc(torch.zeros(1, 3, 16, 16))
+
+
+def test_mouth_l1_weighs_only_the_mouth_band() -> None:
+    size = 20
+    mask = mouth_band_mask(size)
+    assert mask.shape == (1, 1, size, size) and set(mask.unique().tolist()) == {0.0, 1.0}
+    rows, cols = mask[0, 0].nonzero().unbind(1)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (11, 16, 5, 13)  # rows [55 %, 85 %), columns [28 %, 72 %)
+    target = torch.zeros(2, 3, size, size)
+    plain = MotionAELoss(LossWeights(perceptual=0, component=0))
+    weighted = MotionAELoss(LossWeights(perceptual=0, component=0, mouth_l1=2.0))
+    outside = target.clone()
+    outside[..., 0, :] = 0.5  # an error on the top row only
+    inside = target.clone()
+    inside[..., 12, 6] = 0.5  # one pixel of the mouth band
+    assert weighted(outside, target).total == pytest.approx(plain(outside, target).total.item())
+    assert weighted(inside, target).total == pytest.approx(3 * plain(inside, target).total.item())

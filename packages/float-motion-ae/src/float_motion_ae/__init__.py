@@ -4,6 +4,7 @@ Usable on its own for reenactment, motion editing and as a motion tokenizer; loa
 (non-commercial licence) through ``convert_official``.
 """
 
+from float_motion_ae.augment import PairAugment, augment_pair
 from float_motion_ae.basis import (
     Direction,
     DirectionRanking,
@@ -25,6 +26,7 @@ from float_motion_ae.discriminator import (
     generator_adversarial_loss,
     r1_penalty,
 )
+from float_motion_ae.latent_scale import coefficient_scale, rescale_latents
 from float_motion_ae.losses import (
     FIXED_COMPONENT_BOXES,
     LossTerms,
@@ -34,6 +36,7 @@ from float_motion_ae.losses import (
     component_boxes_from_landmarks,
     crop_regions,
     fixed_component_boxes,
+    mouth_band_mask,
 )
 from float_motion_ae.model import Encoded, MotionAutoEncoder
 from float_motion_ae.runtime import ALLOCATOR_SETTING, tune_cpu_allocator
@@ -52,8 +55,11 @@ __all__ = [
     "MotionAELoss",
     "MotionAutoEncoder",
     "OfficialLicenseWarning",
+    "PairAugment",
     "PerceptualLoss",
+    "augment_pair",
     "calibrate_directions",
+    "coefficient_scale",
     "component_boxes_from_landmarks",
     "convert_official",
     "crop_regions",
@@ -63,7 +69,9 @@ __all__ = [
     "generator_adversarial_loss",
     "load_official",
     "motion_coordinates",
+    "mouth_band_mask",
     "r1_penalty",
     "rank_directions",
+    "rescale_latents",
     "tune_cpu_allocator",
 ]

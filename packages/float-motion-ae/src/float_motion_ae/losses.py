@@ -1,6 +1,7 @@
 """Reconstruction losses for training the auto-encoder (no training loop here).
 
 ``L = w_l1 * L1 + w_lp * LPIPS(VGG) + w_comp * L_comp-lp (eyes, mouth) [+ w_adv * non-saturating GAN]``.
+With ``mouth_l1`` > 0 the L1 is weighted ``1 + mouth_l1`` on the mouth band (:func:`mouth_band_mask`).
 The paper does not publish its weights; the defaults below are starting points, set them in ``LossWeights``.
 """
 
@@ -51,6 +52,12 @@ class LossWeights(BaseModel):
     adversarial: float = Field(0.0, ge=0.0, description="non-saturating GAN loss (needs a Discriminator)")
     r1_gamma: float = Field(10.0, ge=0.0, description="R1 weight for the discriminator step (gamma)")
     component_crop: int = Field(64, ge=16, description="side of the resampled eye/mouth crops, pixels")
+    mouth_l1: float = Field(
+        0.0,
+        ge=0.0,
+        description="extra pixel L1 on the mouth band of an aligned crop (mouth_band_mask): at 64 px the "
+        "mouth is a few pixels, and a weight of 2 makes them count 3x",
+    )
 
 
 def _load_vgg_state(path: Path) -> dict[str, torch.Tensor]:
@@ -131,6 +138,14 @@ class PerceptualLoss(nn.Module):
         if min(prediction.shape[-2:]) < 16:
             raise ValueError(f"LPIPS needs images of at least 16x16; got {list(prediction.shape[-2:])}")
         return self.lpips(prediction, target).mean()
+
+
+def mouth_band_mask(size: int, device: torch.device | None = None) -> torch.Tensor:
+    """``[1, 1, S, S]`` mask, 1 on the lower-middle band of an official 1.6x face crop where the mouth moves
+    (rows [55 %, 85 %), columns [28 %, 72 %) of the side), 0 elsewhere."""
+    mask = torch.zeros(1, 1, size, size, device=device)
+    mask[..., int(0.55 * size) : int(0.85 * size), int(0.28 * size) : int(0.72 * size)] = 1.0
+    return mask
 
 
 def fixed_component_boxes(size: int, batch: int, device: torch.device | None = None) -> torch.Tensor:
@@ -237,7 +252,12 @@ class MotionAELoss(nn.Module):
         """
         w = self.weights
         zero = prediction.new_zeros(())
-        l1 = F.l1_loss(prediction, target)
+        if w.mouth_l1 > 0:
+            # one weighted mean, so mouth_l1 = 0 gives exactly F.l1_loss
+            weight = 1.0 + w.mouth_l1 * mouth_band_mask(prediction.shape[-1], prediction.device)
+            l1 = ((prediction - target).abs() * weight).mean()
+        else:
+            l1 = F.l1_loss(prediction, target)
         perceptual = component = adversarial = zero
         if w.perceptual > 0 and self.perceptual is not None:
             perceptual = self.perceptual(prediction, target)

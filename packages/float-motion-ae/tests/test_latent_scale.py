@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from proof.rescale import coefficient_scale, rescale_latents
 
-from float_motion_ae import MotionAutoEncoder
+from float_motion_ae import MotionAutoEncoder, coefficient_scale, rescale_latents
 
 
 @pytest.mark.parametrize("layers", [1, 2])

@@ -1,10 +1,10 @@
 """Paired augmentation for auto-encoder training: one random transform per pair, applied to both frames.
 
-The demo corpus has few identities (2 in the original set, 4 with the extra portraits), so a small
-auto-encoder learns to read motion from *these* faces. Giving every (source, driving) pair its own colour
-and layout, the same for both frames so the motion between them is unchanged, makes the motion encoder
-read the change between the frames rather than the face: in the GPU sweep of docs/proof.md it lifted the
-unseen-portrait (Grace Hopper) reconstruction from 18.5 dB to 21-22 dB without hurting the held-out voice.
+With few identities a small auto-encoder learns to read motion from *these* faces. Giving every (source,
+driving) pair its own colour and layout, the same for both frames so the motion between them is unchanged,
+makes the motion encoder read the change between the frames rather than the face: on FLOAT-kit's demo
+corpus (4 identities, docs/proof.md) it lifted an unseen portrait's reconstruction from 18.5 dB to 21-22 dB
+without hurting a training identity.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AugmentSection", "augment_pair"]
+__all__ = ["PairAugment", "augment_pair"]
 
 
-class AugmentSection(BaseModel):
+class PairAugment(BaseModel):
     """Strengths of the paired augmentation (all 0 / False = off)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -37,7 +37,7 @@ def _uniform(count: int, half_width: float, generator: torch.Generator, *shape: 
 
 
 def augment_pair(
-    source: torch.Tensor, driving: torch.Tensor, settings: AugmentSection, generator: torch.Generator
+    source: torch.Tensor, driving: torch.Tensor, settings: PairAugment, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Apply one random colour + layout transform per pair to ``source`` and ``driving``.
 

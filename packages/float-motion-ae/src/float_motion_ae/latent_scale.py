@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import torch
 
-from float_motion_ae import MotionAutoEncoder
+from float_motion_ae.model import MotionAutoEncoder
+
+__all__ = ["coefficient_scale", "rescale_latents"]
 
 
 @torch.no_grad()
