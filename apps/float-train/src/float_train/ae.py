@@ -8,6 +8,7 @@ LPIPS when the VGG weights are available. The optional plateau guard restarts a 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,16 +22,40 @@ from float_motion_ae import (
     MotionAELoss,
     MotionAutoEncoder,
     PerceptualLoss,
+    augment_pair,
     component_boxes_from_landmarks,
     discriminator_loss,
     r1_penalty,
 )
 from float_train.config import AEStageConfig, ConfigError
 from float_train.ema import ParameterEMA
-from float_train.loop import Trainer
+from float_train.loop import Trainer, TrainResult, derive_seed
 from float_train.metrics import psnr
+from float_train.models import load_motion_ae, write_final_motion_ae
 
-__all__ = ["AETrainer"]
+__all__ = ["AETrainer", "PooledPairs"]
+
+
+class PooledPairs(Dataset):
+    """Several prepared datasets' stage-1 pairs as one dataset (item ``i`` of the pool is item ``i`` of the
+    concatenation); ``set_epoch`` reaches every part."""
+
+    def __init__(self, parts: list[AutoEncoderPairs]) -> None:
+        self.parts = parts
+        self.offsets = np.cumsum([0] + [len(p) for p in parts])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def set_epoch(self, epoch: int) -> None:
+        for part in self.parts:
+            part.set_epoch(epoch)
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < len(self):
+            raise IndexError(f"pair {index} of a pool of {len(self)}")
+        k = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        return self.parts[k][index - int(self.offsets[k])]
 
 
 def _split_or_error(prepared: PreparedDataset, split: str, field: str) -> None:
@@ -49,24 +74,35 @@ class AETrainer(Trainer):
     find_unused_parameters = True
     config: AEStageConfig
 
+    def _open(self, root: Path) -> PreparedDataset:
+        prepared = PreparedDataset(root)
+        sizes = {e.crop_size for e in prepared.entries}
+        size = self.config.model.size
+        if sizes != {size}:
+            raise ConfigError(
+                f"model.size: the auto-encoder renders {size} px but {root} holds {sorted(sizes)} px "
+                f"crops; set model.size to the crop size or prepare with --crop-size {size}"
+            )
+        return prepared
+
     def prepare_data(self) -> None:
         cfg = self.config
-        self.prepared = PreparedDataset(cfg.data.root)
-        _split_or_error(self.prepared, cfg.data.train_split, "data.train_split")
-        sizes = {e.crop_size for e in self.prepared.entries}
-        if sizes != {cfg.model.size}:
-            raise ConfigError(
-                f"model.size: the auto-encoder renders {cfg.model.size} px but {cfg.data.root} holds "
-                f"{sorted(sizes)} px crops; set model.size to the crop size or prepare with "
-                f"--crop-size {cfg.model.size}"
-            )
+        self.prepared = self._open(cfg.data.root)
         sampling = PairSampling(cfg.data.min_gap, cfg.data.max_gap)
-        self.pairs = AutoEncoderPairs(self.prepared, cfg.data.train_split, sampling, seed=cfg.train.seed)
+        parts = []
+        for k, root in enumerate([cfg.data.root, *cfg.data.extra_roots]):
+            prepared = self.prepared if k == 0 else self._open(root)
+            _split_or_error(prepared, cfg.data.train_split, "data.train_split")
+            # root keeps seed (runs without extra_roots draw as before); each extra set its own stream
+            seed = cfg.train.seed if k == 0 else derive_seed(cfg.train.seed, k, 3)
+            parts.append(AutoEncoderPairs(prepared, cfg.data.train_split, sampling, seed=seed))
+        self.pairs: Dataset = parts[0] if len(parts) == 1 else PooledPairs(parts)
         self.val_pairs_data: AutoEncoderPairs | None = None
         if cfg.train.val_every or cfg.guard is not None:
-            _split_or_error(self.prepared, cfg.data.val_split, "data.val_split")
+            val_set = self.prepared if cfg.data.val_root is None else self._open(cfg.data.val_root)
+            _split_or_error(val_set, cfg.data.val_split, "data.val_split")
             self.val_pairs_data = AutoEncoderPairs(
-                self.prepared, cfg.data.val_split, sampling, seed=cfg.train.seed + 1
+                val_set, cfg.data.val_split, sampling, seed=cfg.train.seed + 1
             )
         self.perceptual: PerceptualLoss | None = None
         needs_lpips = cfg.loss.perceptual > 0 or cfg.loss.component > 0
@@ -92,10 +128,34 @@ class AETrainer(Trainer):
         cfg = self.config
         torch.manual_seed(cfg.train.seed + self.attempt)  # the guard restarts with seed + 1, + 2, ...
         model = MotionAutoEncoder(**cfg.model.model_dump())
+        if cfg.init_from is not None:
+            start, origin = load_motion_ae(cfg.init_from)
+            if start.config != model.config:
+                raise ConfigError(
+                    f"init_from: {origin} holds a model with config {start.config.model_dump()}, but "
+                    f"model is {cfg.model.model_dump()}; make model match it"
+                )
+            model.load_state_dict(start.state_dict())
+        elif cfg.zero_flow_init:
+            # A random flow head starts from a random warp that the first hundreds of steps only undo.
+            with torch.no_grad():
+                for head in model.dec.to_flows:
+                    head.conv.weight.zero_()
+                    head.bias.zero_()
+        if cfg.trainable == "decoder":
+            model.freeze_motion()  # the motion latents stay those of init_from
         self.modules = {"model": model}
         self.train_module = model
-        self.optimizers = {"main": self.make_optimizer(model.parameters(), cfg.optim)}
-        self.schedulers = {"main": self.make_scheduler(self.optimizers["main"], cfg.optim.warmup_steps)}
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        self.optimizers = {"main": self.make_optimizer(trainable, cfg.optim)}
+        # CPU draws (the same on any device), one stream per process and attempt, checkpointed with the run
+        seed = derive_seed(cfg.train.seed, self.attempt, self.accelerator.process_index, 2)
+        self.generators = {"augment": torch.Generator().manual_seed(seed)}
+        self.schedulers = {
+            "main": self.make_scheduler(
+                self.optimizers["main"], cfg.optim.warmup_steps, cfg.train.steps, cfg.optim.decay_to
+            )
+        }
         self.loss_fn = MotionAELoss(cfg.loss, self.perceptual if self._lpips_used() else None)
         self.discriminator: nn.Module | None = None
         if cfg.loss.adversarial > 0:
@@ -111,6 +171,25 @@ class AETrainer(Trainer):
             self.schedulers["disc"] = self.make_scheduler(self.optimizers["disc"], 0)
         self.ema = ParameterEMA(model, cfg.train.ema_decay) if cfg.train.ema_decay else None
         self.disc_steps = 0
+
+    def run(self) -> TrainResult:
+        """Train (see :class:`Trainer`); with ``coeff_std`` also write the rescaled final model to
+        ``RUN_DIR/motion_ae`` (stage 2 reads it from there)."""
+        result = super().run()
+        if self.config.coeff_std is not None and self.is_main:
+            sample = self._scale_sample()
+            factor = write_final_motion_ae(self.run_dir, self.config.coeff_std, sample)
+            print(
+                f"latents rescaled by {factor:.4g} (mean motion coefficient std -> {self.config.coeff_std})"
+            )
+        self.accelerator.wait_for_everyone()
+        return result
+
+    def _scale_sample(self, count: int = 512) -> torch.Tensor:
+        """Driving frames ``[N, 3, S, S]`` spread over the training pairs, where the scale is measured."""
+        data = self.pairs
+        indices = np.linspace(0, len(data) - 1, min(count, len(data))).round().astype(int)  # type: ignore[arg-type]
+        return torch.stack([data[int(i)]["driving"] for i in indices])
 
     def _lpips_used(self) -> bool:
         return self.config.loss.perceptual > 0 or self.config.loss.component > 0
@@ -140,6 +219,8 @@ class AETrainer(Trainer):
         acc = self.accelerator
         source = batch["source"].to(self.device, non_blocking=True)
         driving = batch["driving"].to(self.device, non_blocking=True)
+        if self.config.augment is not None:
+            source, driving = augment_pair(source, driving, self.config.augment, self.generators["augment"])
         boxes = None
         landmarks = batch["driving_landmarks"]
         if landmarks.ndim == 3 and landmarks.shape[1] == 68:

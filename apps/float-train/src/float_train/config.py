@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from float_emotion import PredictorSpec
 from float_flow import LossConfig, TransformerConfig
 from float_generate.bundle import AudioSpec, LogMelAudioSpec
-from float_motion_ae import LossWeights, MotionAEConfig
+from float_motion_ae import LossWeights, MotionAEConfig, PairAugment
 
 __all__ = [
     "AEStageConfig",
@@ -44,6 +44,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _prepared_dataset(value: Path, field: str) -> Path:
+    root = value.expanduser()
+    if not root.is_dir():
+        raise ValueError(
+            f"dataset folder {root} does not exist: run `float-data prepare VIDEOS_DIR {root}` first "
+            f"(or fix {field})"
+        )
+    if not (root / "manifest.jsonl").is_file():
+        raise ValueError(
+            f"{root} is not a prepared dataset (no manifest.jsonl): run `float-data prepare VIDEOS_DIR "
+            f"{root}` first (or fix {field})"
+        )
+    return root
+
+
 class DataConfig(_Strict):
     """Where the prepared dataset (``float-data prepare`` output) is and how it is read."""
 
@@ -59,21 +74,29 @@ class DataConfig(_Strict):
         None, gt=0, description="stage 2: frames between window starts (None: the window length L)"
     )
 
+    extra_roots: list[Path] = Field(
+        default_factory=list,
+        description="stage 1: more prepared datasets whose train_split is pooled with root's (e.g. other "
+        "identities)",
+    )
+    val_root: Path | None = Field(
+        None, description="stage 1: take validation pairs from this prepared dataset's val_split (None: root)"
+    )
+
     @field_validator("root")
     @classmethod
     def _prepared(cls, value: Path) -> Path:
-        root = value.expanduser()
-        if not root.is_dir():
-            raise ValueError(
-                f"dataset folder {root} does not exist: run `float-data prepare VIDEOS_DIR {root}` first "
-                "(or fix data.root)"
-            )
-        if not (root / "manifest.jsonl").is_file():
-            raise ValueError(
-                f"{root} is not a prepared dataset (no manifest.jsonl): run `float-data prepare VIDEOS_DIR "
-                f"{root}` first (or fix data.root)"
-            )
-        return root
+        return _prepared_dataset(value, "data.root")
+
+    @field_validator("extra_roots")
+    @classmethod
+    def _prepared_extra(cls, value: list[Path]) -> list[Path]:
+        return [_prepared_dataset(path, "data.extra_roots") for path in value]
+
+    @field_validator("val_root")
+    @classmethod
+    def _prepared_val(cls, value: Path | None) -> Path | None:
+        return None if value is None else _prepared_dataset(value, "data.val_root")
 
     @model_validator(mode="after")
     def _gaps(self) -> DataConfig:
@@ -83,7 +106,7 @@ class DataConfig(_Strict):
 
 
 class OptimConfig(_Strict):
-    """Adam and its schedule (linear warm-up, then constant)."""
+    """Adam and its schedule (linear warm-up, then constant or a cosine decay to ``decay_to``)."""
 
     lr: float = Field(1e-4, gt=0, description="learning rate")
     betas: tuple[float, float] = Field((0.9, 0.999), description="Adam betas")
@@ -91,6 +114,12 @@ class OptimConfig(_Strict):
     eps: float = Field(1e-8, gt=0)
     grad_clip: float | None = Field(None, gt=0, description="max global gradient norm (None: no clipping)")
     warmup_steps: int = Field(0, ge=0, description="linear warm-up from 0 to lr over this many steps")
+    decay_to: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="after warm-up, cosine decay of the lr to lr * decay_to at train.steps (1: constant)",
+    )
 
     @field_validator("betas")
     @classmethod
@@ -158,6 +187,26 @@ class AEStageConfig(_Strict):
     train: TrainConfig
     val_pairs: int = Field(16, gt=0, description="held-out pairs scored at each validation")
     guard: GuardConfig | None = None
+    augment: PairAugment | None = Field(
+        None, description="paired colour/mirror/layout augmentation of every (source, driving) pair"
+    )
+    init_from: Path | None = Field(
+        None, description="start from these weights: a stage-1 run dir or a MotionAutoEncoder folder"
+    )
+    zero_flow_init: bool = Field(
+        False, description="start the flow heads at zero (identity warp) instead of a random warp"
+    )
+    trainable: Literal["all", "decoder"] = Field(
+        "all",
+        description="'decoder': freeze the encoder and motion basis (MotionAutoEncoder.freeze_motion), so "
+        "the motion latents of init_from, and a flow model trained on them, stay valid",
+    )
+    coeff_std: float | None = Field(
+        None,
+        gt=0,
+        description="at the end, rescale the latents so the motion coefficients have this mean std "
+        "(written to RUN_DIR/motion_ae, which stage 2 then reads)",
+    )
 
     @model_validator(mode="after")
     def _guard_needs_validation(self) -> AEStageConfig:
@@ -166,6 +215,29 @@ class AEStageConfig(_Strict):
                 f"guard.at_step ({self.guard.at_step}) is after the last step ({self.train.steps})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _starting_weights(self) -> AEStageConfig:
+        if self.zero_flow_init and self.init_from is not None:
+            raise ValueError("zero_flow_init resets a random start; with init_from the weights are given")
+        if self.trainable == "decoder":
+            if self.init_from is None:
+                raise ValueError("trainable: decoder fine-tunes a trained model: set init_from")
+            if self.coeff_std is not None:
+                raise ValueError(
+                    "trainable: decoder keeps the motion latents unchanged: leave coeff_std unset "
+                    "(a rescale would change them)"
+                )
+        return self
+
+    @field_validator("init_from")
+    @classmethod
+    def _init_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_dir():
+            raise ValueError(
+                f"{value} does not exist: point init_from at a stage-1 run dir or a MotionAutoEncoder folder"
+            )
+        return None if value is None else value.expanduser()
 
 
 class SampleConfig(_Strict):
@@ -197,6 +269,15 @@ class FMTStageConfig(_Strict):
     train: TrainConfig
     val_windows: int = Field(16, gt=0, description="held-out windows scored at each validation")
     sample: SampleConfig = Field(default_factory=SampleConfig)
+
+    @model_validator(mode="after")
+    def _one_dataset(self) -> FMTStageConfig:
+        if self.data.extra_roots or self.data.val_root is not None:
+            raise ValueError(
+                "data.extra_roots / data.val_root are stage-1 settings; stage 2 reads data.root only "
+                "(prepare one dataset holding every clip)"
+            )
+        return self
 
     @field_validator("motion_ae")
     @classmethod

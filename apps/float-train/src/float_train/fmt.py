@@ -147,7 +147,11 @@ class FMTTrainer(Trainer):
         self.train_module = module
         trainable = [p for p in module.parameters() if p.requires_grad]
         self.optimizers = {"main": self.make_optimizer(trainable, cfg.optim)}
-        self.schedulers = {"main": self.make_scheduler(self.optimizers["main"], cfg.optim.warmup_steps)}
+        self.schedulers = {
+            "main": self.make_scheduler(
+                self.optimizers["main"], cfg.optim.warmup_steps, cfg.train.steps, cfg.optim.decay_to
+            )
+        }
         self.ema = ParameterEMA(module, cfg.train.ema_decay) if cfg.train.ema_decay else None
         seed = derive_seed(cfg.train.seed, self.attempt, self.accelerator.process_index, 1)
         self.generators = {"loss": torch.Generator(device=self.device).manual_seed(seed)}

@@ -11,6 +11,7 @@ bit for bit.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from abc import ABC, abstractmethod
@@ -42,7 +43,7 @@ from float_train.ema import ParameterEMA
 from float_train.metrics import MetricsLog
 from float_train.sampling import EpochIndexed, StepBatchSampler
 
-__all__ = ["RunError", "TrainResult", "Trainer", "derive_seed"]
+__all__ = ["RunError", "TrainResult", "Trainer", "derive_seed", "lr_factor"]
 
 # Differences in these fields do not stop a resume: they change no computed number.
 _RESUME_FREE = {"steps", "checkpoint_every", "keep_last", "log_every", "val_every", "trackers"}
@@ -55,6 +56,16 @@ class RunError(RuntimeError):
 def derive_seed(*parts: int) -> int:
     """A 63-bit seed from several integers (seed, attempt, rank, purpose)."""
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint64)[0] >> 1)
+
+
+def lr_factor(step: int, warmup: int, total_steps: int, decay_to: float = 1.0) -> float:
+    """The learning-rate multiplier of 0-based ``step``: see :meth:`Trainer.make_scheduler`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    if decay_to >= 1.0:
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+    return decay_to + (1.0 - decay_to) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 @dataclass
@@ -173,9 +184,13 @@ class Trainer(ABC):
         )
 
     @staticmethod
-    def make_scheduler(optimizer: torch.optim.Optimizer, warmup: int) -> torch.optim.lr_scheduler.LambdaLR:
+    def make_scheduler(
+        optimizer: torch.optim.Optimizer, warmup: int, total_steps: int = 0, decay_to: float = 1.0
+    ) -> torch.optim.lr_scheduler.LambdaLR:
+        """Step ``s`` (0-based) runs at ``lr * factor(s)``: linear warm-up over ``warmup`` steps, then
+        constant (``decay_to`` = 1) or a cosine from 1 down to ``decay_to`` at ``total_steps``."""
         return torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: 1.0 if warmup == 0 else min(1.0, (s + 1) / warmup)
+            optimizer, lambda s: lr_factor(s, warmup, total_steps, decay_to)
         )
 
     def finish_step(self, loss: torch.Tensor, optimizer_name: str = "main") -> float | None:
@@ -207,6 +222,9 @@ class Trainer(ABC):
             old = yaml.safe_load(saved.read_text())
             new = self.config.model_dump(mode="json")
             diffs = _config_diff(old, new)
+            decays = new.get("optim", {}).get("decay_to", 1.0) < 1.0
+            if decays and old.get("train", {}).get("steps") != new["train"]["steps"]:
+                diffs.append("train.steps (the cosine decay of optim.decay_to < 1 spans train.steps)")
             if diffs:
                 raise RunError(
                     f"the config differs from the one {self.run_dir} was started with in {', '.join(diffs)}; "

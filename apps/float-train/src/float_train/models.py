@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import torch
+import yaml
 from safetensors.torch import load_file
 from torch import nn
 
@@ -19,11 +21,18 @@ from float_flow import (
     WindowConditions,
     flow_matching_loss,
 )
-from float_motion_ae import MotionAutoEncoder
-from float_train.checkpoint import latest_checkpoint
+from float_motion_ae import MotionAutoEncoder, coefficient_scale, rescale_latents
+from float_train.checkpoint import latest_checkpoint, write_text_atomic
 from float_train.config import ConfigError
 
-__all__ = ["FlowTrainModule", "apply_ema", "load_motion_ae", "save_pretrained_atomic"]
+__all__ = [
+    "FINAL_DIR",
+    "FlowTrainModule",
+    "apply_ema",
+    "load_motion_ae",
+    "save_pretrained_atomic",
+    "write_final_motion_ae",
+]
 
 
 def apply_ema(module: nn.Module, ema_file: Path, prefix: str = "") -> None:
@@ -39,10 +48,41 @@ def apply_ema(module: nn.Module, ema_file: Path, prefix: str = "") -> None:
                 param.copy_(state[key].to(param.dtype))
 
 
+FINAL_DIR = "motion_ae"
+"""Folder of a stage-1 run dir holding the rescaled final model (runs with ``coeff_std``)."""
+_FINAL_SOURCE = "rescaled_from.json"
+
+
+def _is_model_folder(path: Path) -> bool:
+    return (path / "config.json").is_file() and (path / "model.safetensors").is_file()
+
+
+def _checkpoint_model(checkpoint: Path, use_ema: bool) -> tuple[MotionAutoEncoder, str]:
+    model = MotionAutoEncoder.from_pretrained(str(checkpoint / "model"))
+    ema = checkpoint / "ema.safetensors"
+    if use_ema and ema.is_file():
+        apply_ema(model, ema)
+        return model, f"{checkpoint} (EMA weights)"
+    return model, str(checkpoint)
+
+
+def _wants_rescale(run_dir: Path) -> bool:
+    saved = run_dir / "config.yaml"
+    return saved.is_file() and (yaml.safe_load(saved.read_text()) or {}).get("coeff_std") is not None
+
+
 def load_motion_ae(path: Path, use_ema: bool = True) -> tuple[MotionAutoEncoder, str]:
-    """A ``MotionAutoEncoder`` from a saved model folder or a stage-1 run dir (its newest complete
-    checkpoint, EMA weights when it has them). Returns the model and a description of where it came from."""
-    if (path / "config.json").is_file() and (path / "model.safetensors").is_file():
+    """A ``MotionAutoEncoder`` from a saved model folder or a stage-1 run dir. Returns the model and a
+    description of where it came from.
+
+    From a run dir: its rescaled final model (``RUN_DIR/motion_ae``, runs with ``coeff_std``) when that was
+    written from the newest complete checkpoint, else that checkpoint (EMA weights when it has them).
+
+    Raises:
+        ConfigError: not a model or run dir; or a ``coeff_std`` run whose rescaled model is missing or older
+            than its newest checkpoint (the run did not finish).
+    """
+    if _is_model_folder(path):
         return MotionAutoEncoder.from_pretrained(str(path)), str(path)
     checkpoint = latest_checkpoint(path)
     if checkpoint is None or not (checkpoint / "model" / "model.safetensors").is_file():
@@ -50,12 +90,47 @@ def load_motion_ae(path: Path, use_ema: bool = True) -> tuple[MotionAutoEncoder,
             f"motion_ae: {path} is neither a MotionAutoEncoder folder (config.json + model.safetensors) nor "
             "a stage-1 run dir with a complete checkpoint; train one with `float-train ae CONFIG` first"
         )
-    model = MotionAutoEncoder.from_pretrained(str(checkpoint / "model"))
-    ema = checkpoint / "ema.safetensors"
-    if use_ema and ema.is_file():
-        apply_ema(model, ema)
-        return model, f"{checkpoint} (EMA weights)"
-    return model, str(checkpoint)
+    final = path / FINAL_DIR
+    if _wants_rescale(path) or _is_model_folder(final):
+        source = final / _FINAL_SOURCE
+        record = json.loads(source.read_text()) if source.is_file() and _is_model_folder(final) else {}
+        if record.get("checkpoint") != checkpoint.name:
+            raise ConfigError(
+                f"motion_ae: {path} rescales its latents at the end (coeff_std) but {final} was not written "
+                f"from its newest checkpoint {checkpoint.name}: finish the run with `float-train ae "
+                f"{path / 'config.yaml'} --resume`"
+            )
+        model = MotionAutoEncoder.from_pretrained(str(final))
+        return model, f"{final} (latents x{record['latent_scale']:.4g} of {checkpoint.name})"
+    return _checkpoint_model(checkpoint, use_ema)
+
+
+def write_final_motion_ae(
+    run_dir: Path, coeff_std: float, sample: torch.Tensor, use_ema: bool = True
+) -> float:
+    """Rescale the newest checkpoint's model so the motion coefficients of ``sample`` (``[N, 3, S, S]``
+    frames in [-1, 1]) have mean std ``coeff_std``, and save it to ``RUN_DIR/motion_ae`` (atomically).
+
+    The renders do not change (:func:`float_motion_ae.rescale_latents`); the flow model of stage 2, which
+    starts from N(0, I) noise, then learns latents on a scale of about 1. Returns the factor applied.
+    """
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise ConfigError(f"{run_dir} has no complete checkpoint to rescale")
+    model, _ = _checkpoint_model(checkpoint, use_ema)
+    model.eval()
+    factor = coeff_std / coefficient_scale(model, sample)
+    rescale_latents(model, factor)
+    final = run_dir / FINAL_DIR
+    save_pretrained_atomic(model, final)
+    record = {
+        "checkpoint": checkpoint.name,
+        "latent_scale": factor,
+        "coeff_std": coeff_std,
+        "frames": len(sample),
+    }
+    write_text_atomic(final / _FINAL_SOURCE, json.dumps(record, indent=2) + "\n")
+    return factor
 
 
 def save_pretrained_atomic(model: nn.Module, folder: Path) -> None:

@@ -1,0 +1,163 @@
+"""Stage-1 keys the demo recipes use: pooled datasets, a separate validation set, a cosine decay, paired
+augmentation, the mouth-band L1, starting weights, renderer-only fine-tuning and the final latent rescale."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from float_motion_ae import MotionAutoEncoder, coefficient_scale
+from float_train.ae import AETrainer
+from float_train.checkpoint import MARKER, complete_checkpoints, latest_checkpoint
+from float_train.config import ConfigError, load_config
+from float_train.loop import RunError, lr_factor
+from float_train.metrics import MetricsLog
+from float_train.models import FINAL_DIR, load_motion_ae
+
+AUGMENT = {"channel_mix": 0.1, "gain": 0.1, "offset": 0.1, "flip": True, "scale": 0.05, "roll_deg": 4.0}
+
+
+def _records(run: Path) -> list[dict]:
+    return [r for r in MetricsLog(run / "metrics.jsonl").read() if "loss" in r and "event" not in r]
+
+
+def test_lr_factor_warms_up_then_follows_the_cosine_to_decay_to() -> None:
+    assert [lr_factor(s, 4, 20) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]  # constant
+    assert lr_factor(4, 4, 20, 0.1) == 1.0  # first step after warm-up: the top of the cosine
+    assert lr_factor(12, 4, 20, 0.1) == pytest.approx(0.1 + 0.9 * 0.5)  # half-way
+    assert lr_factor(20, 4, 20, 0.1) == pytest.approx(0.1)
+    assert lr_factor(500, 4, 20, 0.1) == pytest.approx(0.1)  # past the end it stays at decay_to
+    values = [lr_factor(s, 4, 20, 0.1) for s in range(4, 21)]
+    assert all(a >= b for a, b in itertools.pairwise(values))
+
+
+def test_recipe_keys_train_and_resume_bit_for_bit(
+    ae_config, prepared_dir: Path, tmp_path: Path, read_losses
+) -> None:
+    keys = {
+        "data": {"extra_roots": [str(prepared_dir)], "val_root": str(prepared_dir)},
+        "loss": {"mouth_l1": 2.0},
+        "augment": AUGMENT,
+        "optim": {"lr": 0.002, "warmup_steps": 2, "decay_to": 0.1},
+        "zero_flow_init": True,
+        "train": {"steps": 8, "val_every": 8},
+    }
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    result = AETrainer(load_config(ae_config(full, **keys), "ae"), show_progress=False).run()
+    records = _records(full)
+    assert [r["lr"] for r in records[:2]] == pytest.approx([0.002, 0.002])  # LambdaLR reports the next lr
+    assert records[-1]["lr"] == pytest.approx(0.002 * lr_factor(8, 2, 8, 0.1))
+    assert records[-2]["lr"] > records[-1]["lr"]
+    assert math.isfinite(result.last_validation["val_psnr"])
+    # The pool holds root's pairs and the extra set's: twice as many here (the same folder, other draws).
+    trainer = AETrainer(load_config(ae_config(tmp_path / "probe", **keys), "ae"), show_progress=False)
+    trainer.prepare_data()
+    single = AETrainer(load_config(ae_config(tmp_path / "one"), "ae"), show_progress=False)
+    single.prepare_data()
+    assert len(trainer.pairs) == 2 * len(single.pairs)  # type: ignore[arg-type]
+    n = len(single.pairs)  # type: ignore[arg-type]
+    first, again = trainer.pairs[0], trainer.pairs[n]
+    assert torch.equal(first["driving"], again["driving"])  # same driving frame, drawn from each part
+    # Kill after the step-4 checkpoint (step 8's is incomplete), resume: the same losses, augmentation
+    # draws included.
+    AETrainer(load_config(ae_config(cut, **keys), "ae"), show_progress=False).run()
+    (cut / "checkpoints" / "step-0000008" / MARKER).unlink()
+    assert [s for s, _ in complete_checkpoints(cut)] == [4]
+    AETrainer(load_config(ae_config(cut, **keys), "ae"), resume=True, show_progress=False).run()
+    assert read_losses(cut) == read_losses(full)
+    # The cosine spans train.steps, so changing them is no longer a free resume.
+    with pytest.raises(RunError, match=r"train\.steps"):
+        longer = keys | {"train": {"steps": 12, "val_every": 8}}
+        AETrainer(load_config(ae_config(cut, **longer), "ae"), resume=True, show_progress=False).run()
+
+
+def test_augment_and_mouth_l1_change_the_loss(ae_config, tmp_path: Path, read_losses) -> None:
+    def first_loss(name: str, **extra) -> float:
+        run = tmp_path / name
+        AETrainer(load_config(ae_config(run, train={"steps": 1}, **extra), "ae"), show_progress=False).run()
+        return read_losses(run)[0][2]
+
+    plain = first_loss("plain")
+    assert first_loss("plain_again") == plain
+    assert first_loss("mouth", loss={"mouth_l1": 2.0}) > plain  # the same errors, the mouth band counted 3x
+    assert first_loss("augmented", augment=AUGMENT) != plain
+
+
+def test_zero_flow_init_starts_from_the_identity_warp(ae_config, tmp_path: Path) -> None:
+    trainer = AETrainer(
+        load_config(ae_config(tmp_path / "zero", zero_flow_init=True), "ae"), show_progress=False
+    )
+    trainer.build()
+    heads = trainer.modules["model"].dec.to_flows  # type: ignore[union-attr]
+    assert all(h.conv.weight.abs().sum() == 0 and h.bias.abs().sum() == 0 for h in heads)
+
+
+def test_renderer_only_fine_tune_keeps_the_motion_latents(ae_config, ae_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "decoder"
+    config = load_config(ae_config(run, init_from=str(ae_run), trainable="decoder", train={"steps": 4}), "ae")
+    AETrainer(config, show_progress=False).run()
+    start, _ = load_motion_ae(ae_run)
+    tuned, _ = load_motion_ae(run)
+    before, after = start.state_dict(), tuned.state_dict()
+    encoder = [k for k in before if k.startswith("enc.") or k.startswith("dec.direction")]
+    assert encoder and all(torch.equal(before[k], after[k]) for k in encoder)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("dec.to_rgb"))
+    images = torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(tuned.encode(images).coeffs, start.encode(images).coeffs)
+
+
+def test_init_from_must_match_and_decoder_needs_it(ae_config, ae_run: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="trainable: decoder fine-tunes a trained model"):
+        load_config(ae_config(tmp_path / "a", trainable="decoder"), "ae")
+    with pytest.raises(ConfigError, match="leave coeff_std unset"):
+        load_config(
+            ae_config(tmp_path / "b", init_from=str(ae_run), trainable="decoder", coeff_std=1.0), "ae"
+        )
+    with pytest.raises(ConfigError, match=r"init_from.*does not exist"):
+        load_config(ae_config(tmp_path / "c", init_from=str(tmp_path / "nowhere")), "ae")
+    wider = ae_config(tmp_path / "d", init_from=str(ae_run), model={"latent_dim": 48})
+    with pytest.raises(ConfigError, match="make model match it"):
+        AETrainer(load_config(wider, "ae"), show_progress=False).run()
+
+
+def test_coeff_std_writes_a_rescaled_final_model_stage_2_reads(ae_config, fmt_config, tmp_path: Path) -> None:
+    run = tmp_path / "scaled"
+    AETrainer(load_config(ae_config(run, coeff_std=1.0), "ae"), show_progress=False).run()
+    final = run / FINAL_DIR
+    assert (final / "config.json").is_file() and (final / "rescaled_from.json").is_file()
+    checkpoint = latest_checkpoint(run)
+    assert checkpoint is not None
+    raw = MotionAutoEncoder.from_pretrained(str(checkpoint / "model"))
+    scaled, origin = load_motion_ae(run)
+    assert "latents x" in origin
+    images = torch.rand(6, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        # the renders are those of the trained model; only the latent scale changed
+        torch.testing.assert_close(
+            scaled.reconstruct(images[:1], images), raw.reconstruct(images[:1], images), rtol=1e-4, atol=1e-4
+        )
+    trainer = AETrainer(load_config(ae_config(run, coeff_std=1.0), "ae"), show_progress=False)
+    trainer.prepare_data()
+    assert coefficient_scale(scaled, trainer._scale_sample()) == pytest.approx(1.0, rel=1e-3)
+    # stage 2 reads the rescaled model through the run dir
+    from float_train.fmt import FMTTrainer
+
+    fmt_run = tmp_path / "fmt"
+    FMTTrainer(
+        load_config(fmt_config(fmt_run, motion_ae=str(run), train={"steps": 2}), "fmt"), show_progress=False
+    ).run()
+    assert (fmt_run / "checkpoints").is_dir()
+    # a checkpoint newer than the rescaled model (an unfinished longer run) is refused, not silently used
+    (final / "rescaled_from.json").write_text('{"checkpoint": "step-0000004", "latent_scale": 2.0}')
+    with pytest.raises(ConfigError, match="--resume"):
+        load_motion_ae(run)
+
+
+def test_stage_2_refuses_stage_1_data_keys(fmt_config, prepared_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="stage-1 settings"):
+        load_config(fmt_config(tmp_path / "f", data={"extra_roots": [str(prepared_dir)]}), "fmt")
