@@ -161,3 +161,17 @@ def test_coeff_std_writes_a_rescaled_final_model_stage_2_reads(ae_config, fmt_co
 def test_stage_2_refuses_stage_1_data_keys(fmt_config, prepared_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="stage-1 settings"):
         load_config(fmt_config(tmp_path / "f", data={"extra_roots": [str(prepared_dir)]}), "fmt")
+
+
+def test_the_committed_demo_config_validates(prepared_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    # apps/float-train/configs/demo-cpu-ae.yaml with its relative data folders laid out under a work dir
+    config = Path(__file__).parents[1] / "configs" / "demo-cpu-ae.yaml"
+    for name in ("train", "train_extra", "val"):
+        (tmp_path / "prepared").mkdir(exist_ok=True)
+        (tmp_path / "prepared" / name).symlink_to(prepared_dir)
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(config, "ae")
+    assert cfg.model.size == 64 and cfg.batch_strategy == "activations" and cfg.coeff_std == 1.0
+    assert cfg.loss.mouth_l1 == 2.0 and cfg.augment is not None and cfg.augment.roll_deg == 6.0
+    assert len(cfg.data.extra_roots) == 1 and cfg.data.val_root is not None
+    assert cfg.optim.decay_to == 0.05 and cfg.train.mixed_precision == "bf16"

@@ -45,6 +45,18 @@ def test_gather_bilinear_equals_grid_sample_including_outside_points() -> None:
     assert (grid.abs() > 1.2).any()  # some positions really fall outside
 
 
+def test_gather_bilinear_takes_a_bf16_grid_on_a_float32_table() -> None:
+    # Under autocast (float-train validating a bf16 run) the grid comes out of a bf16 matmul.
+    torch.manual_seed(5)
+    feature = torch.randn(1, 4, 8, 8)
+    grid = torch.rand(20, 2) * 2 - 1
+    table = map_rows(feature.contiguous(memory_format=torch.channels_last))
+    exact = gather_bilinear(table, 8, 8, grid)
+    rounded = gather_bilinear(table, 8, 8, grid.bfloat16())
+    assert rounded.dtype == torch.float32
+    assert (rounded - exact).abs().max().item() < 0.1  # only the grid's bf16 rounding
+
+
 @pytest.mark.parametrize("upsample", [False, True])
 def test_layers_alone_follow_the_route(upsample: bool) -> None:
     torch.manual_seed(5)

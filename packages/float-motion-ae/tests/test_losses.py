@@ -166,7 +166,8 @@ def test_mouth_l1_weighs_only_the_mouth_band() -> None:
     mask = mouth_band_mask(size)
     assert mask.shape == (1, 1, size, size) and set(mask.unique().tolist()) == {0.0, 1.0}
     rows, cols = mask[0, 0].nonzero().unbind(1)
-    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (11, 16, 5, 13)  # rows [55 %, 85 %), columns [28 %, 72 %)
+    # rows [55 %, 85 %), columns [28 %, 72 %) of the side
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (11, 16, 5, 13)
     target = torch.zeros(2, 3, size, size)
     plain = MotionAELoss(LossWeights(perceptual=0, component=0))
     weighted = MotionAELoss(LossWeights(perceptual=0, component=0, mouth_l1=2.0))

@@ -144,6 +144,7 @@ class AETrainer(Trainer):
                     head.bias.zero_()
         if cfg.trainable == "decoder":
             model.freeze_motion()  # the motion latents stay those of init_from
+        model.set_batch_strategy(cfg.batch_strategy)
         self.modules = {"model": model}
         self.train_module = model
         trainable = [p for p in model.parameters() if p.requires_grad]

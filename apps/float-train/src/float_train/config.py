@@ -201,6 +201,11 @@ class AEStageConfig(_Strict):
         description="'decoder': freeze the encoder and motion basis (MotionAutoEncoder.freeze_motion), so "
         "the motion latents of init_from, and a flow model trained on them, stay valid",
     )
+    batch_strategy: Literal["auto", "weights", "activations"] = Field(
+        "auto",
+        description="MotionAutoEncoder.set_batch_strategy while training; 'activations' (one dense conv per "
+        "layer) trains small models on the CPU much faster than auto's per-sample weights",
+    )
     coeff_std: float | None = Field(
         None,
         gt=0,

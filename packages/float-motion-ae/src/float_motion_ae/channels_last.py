@@ -82,7 +82,8 @@ def gather_bilinear(table: torch.Tensor, height: int, width: int, grid: torch.Te
     # A corner outside the map reads row 0 with weight 0: the zeros padding without a padded copy.
     index = torch.stack([torch.where(ok, y * width + x, 0) for x, y, ok in corners], dim=1)
     weight = torch.stack([torch.where(ok, w, 0) for (_, _, ok), w in zip(corners, weights, strict=True)], 1)
-    return F.embedding_bag(index, table, per_sample_weights=weight, mode="sum")
+    # Under autocast the grid can come out of a bf16 matmul while the table stays float32.
+    return F.embedding_bag(index, table, per_sample_weights=weight.to(table.dtype), mode="sum")
 
 
 def modulated_conv(
