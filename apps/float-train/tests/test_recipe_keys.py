@@ -121,7 +121,7 @@ def test_init_from_must_match_and_decoder_needs_it(ae_config, ae_run: Path, tmp_
     with pytest.raises(ConfigError, match=r"init_from.*does not exist"):
         load_config(ae_config(tmp_path / "c", init_from=str(tmp_path / "nowhere")), "ae")
     wider = ae_config(tmp_path / "d", init_from=str(ae_run), model={"latent_dim": 48})
-    with pytest.raises(ConfigError, match="make model match it"):
+    with pytest.raises(ConfigError, match="set model to it"):
         AETrainer(load_config(wider, "ae"), show_progress=False).run()
 
 

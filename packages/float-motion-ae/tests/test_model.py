@@ -263,3 +263,18 @@ def test_freeze_motion_trains_the_renderer_only() -> None:
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in trainable)
     assert all(n.startswith("dec.") for n, p in model.named_parameters() if p.requires_grad)
     torch.testing.assert_close(model.encode_motion(images), motion, rtol=0, atol=0)
+
+
+def test_zero_flow_heads_and_copy_weights_from() -> None:
+    torch.manual_seed(0)
+    model = MotionAutoEncoder(**TINY)
+    model.zero_flow_heads()
+    assert all(h.conv.weight.abs().sum() == 0 and h.bias.abs().sum() == 0 for h in model.dec.to_flows)
+    torch.manual_seed(1)
+    other = MotionAutoEncoder(**TINY)
+    model.copy_weights_from(other)
+    mine, theirs = model.state_dict(), other.state_dict()
+    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    wider = MotionAutoEncoder(**(TINY | {"latent_dim": TINY["latent_dim"] * 2}))
+    with pytest.raises(ValueError, match="run-7 holds a model with config"):
+        model.copy_weights_from(wider, "run-7")

