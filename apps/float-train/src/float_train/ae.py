@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import ConcatDataset, Dataset
 
 from float_data import AutoEncoderPairs, PairSampling, PreparedDataset
 from float_motion_ae import (
@@ -36,26 +36,13 @@ from float_train.models import load_motion_ae, write_final_motion_ae
 __all__ = ["AETrainer", "PooledPairs"]
 
 
-class PooledPairs(Dataset):
-    """Several prepared datasets' stage-1 pairs as one dataset (item ``i`` of the pool is item ``i`` of the
-    concatenation); ``set_epoch`` reaches every part."""
-
-    def __init__(self, parts: list[AutoEncoderPairs]) -> None:
-        self.parts = parts
-        self.offsets = np.cumsum([0] + [len(p) for p in parts])
-
-    def __len__(self) -> int:
-        return int(self.offsets[-1])
+class PooledPairs(ConcatDataset):
+    """Several prepared datasets' stage-1 pairs as one dataset (torch's concatenation) whose ``set_epoch``
+    reaches every part, so the source-frame draws follow the epoch as they do for one dataset."""
 
     def set_epoch(self, epoch: int) -> None:
-        for part in self.parts:
-            part.set_epoch(epoch)
-
-    def __getitem__(self, index: int) -> dict:
-        if not 0 <= index < len(self):
-            raise IndexError(f"pair {index} of a pool of {len(self)}")
-        k = int(np.searchsorted(self.offsets, index, side="right")) - 1
-        return self.parts[k][index - int(self.offsets[k])]
+        for part in self.datasets:
+            part.set_epoch(epoch)  # type: ignore[attr-defined]
 
 
 def _split_or_error(prepared: PreparedDataset, split: str, field: str) -> None:
