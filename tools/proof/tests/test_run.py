@@ -29,7 +29,7 @@ def test_proof_command_reports_every_field(
         assert clip["n_frames"] == entry["n_frames"]
         assert set(clip) >= set(AVERAGED_SCORES)
         assert 5.0 < clip["ae_psnr"] < 60.0 and 5.0 < clip["ae_copy_psnr"] < 60.0
-        assert 5.0 < clip["ae_psnr_pipeline_crop"] < 60.0
+        assert 5.0 < clip["ae_psnr_pipeline_crop"] < 60.0 and 5.0 < clip["ae_self_psnr"] < 60.0
     assert set(report["mean"]) == {*AVERAGED_SCORES, "gap", "gap_speech"}
     assert report["thresholds"] == {"min_r": 0.6, "min_gap": 0.4, "min_psnr": 28.0}
     assert report["passed"]["AE PSNR >= 28.0 dB"] is False
@@ -48,6 +48,7 @@ def test_gates_and_table_on_a_known_report() -> None:
         "r_shuffled_speech": 0.0,
         "ae_psnr": 30.0,
         "ae_copy_psnr": 22.0,
+        "ae_self_psnr": 34.25,
         "ae_psnr_pipeline_crop": 26.5,
         "missed_detections": 0,
     }
@@ -58,6 +59,7 @@ def test_gates_and_table_on_a_known_report() -> None:
         "r_shuffled_speech": 0.0,
         "ae_psnr": 30.0,
         "ae_copy_psnr": 22.0,
+        "ae_self_psnr": 34.25,
         "ae_psnr_pipeline_crop": 26.5,
         "gap": 0.5,
         "gap_speech": 0.7,
@@ -67,7 +69,8 @@ def test_gates_and_table_on_a_known_report() -> None:
     strict = check(report, Thresholds(min_r=0.9, min_gap=0.6, min_psnr=31))
     assert not any(strict.values())
     table = format_table(report, strict)
-    assert "0.800" in table and "30.00" in table and "26.50" in table and "FAIL  r_true >= 0.9" in table
+    assert "0.800" in table and "30.00" in table and "26.50" in table and "34.25" in table
+    assert "FAIL  r_true >= 0.9" in table
     assert check({"mean": mean | {"r_true": None}}, Thresholds())["r_true >= 0.6"] is False
 
 
