@@ -126,9 +126,10 @@ def prepared_crop(frames: np.ndarray, detector: FaceDetector) -> CropBox:
 
 
 def _reconstruction_psnr(
-    model: MotionAutoEncoder, frames: np.ndarray, box: CropBox, size: int, every: int
-) -> tuple[float, float, float]:
-    """``(from frame 0, copying frame 0, each frame from itself)``, mean dB over frames every, 2*every..."""
+    model: MotionAutoEncoder, frames: np.ndarray, box: CropBox, size: int, every: int, with_self: bool = True
+) -> tuple[float, float, float | None]:
+    """``(from frame 0, copying frame 0, each frame from itself or None)``, mean dB over frames every,
+    2 * every, ...; ``with_self=False`` skips the per-frame self-reconstructions."""
     crops = to_model_tensor(np.stack([crop_face(f, box, size) for f in frames[::every]]))
     source, driving = crops[:1], crops[1:]
     weight = next(model.parameters())
@@ -136,11 +137,12 @@ def _reconstruction_psnr(
     for s in range(0, len(driving), 16):
         chunk = driving[s : s + 16].to(weight)
         recon.append(model.reconstruct(source.to(weight), chunk).float().cpu())
-        itself.append(torch.cat([model.reconstruct(f[None], f[None]) for f in chunk]).float().cpu())
+        if with_self:
+            itself.append(torch.cat([model.reconstruct(f[None], f[None]) for f in chunk]).float().cpu())
     return (
         psnr(torch.cat(recon), driving).mean().item(),
         psnr(source.expand_as(driving), driving).mean().item(),
-        psnr(torch.cat(itself), driving).mean().item(),
+        psnr(torch.cat(itself), driving).mean().item() if with_self else None,
     )
 
 
@@ -153,8 +155,9 @@ def ae_psnr(pipe: Pipeline, frames: np.ndarray, every: int = 4) -> tuple[float, 
     detector = cached_detector("dlib", None)  # the one face_box uses: built once per process
     size, model, defaults = pipe.bundle.resolution, pipe.bundle.motion_ae, pipe.bundle.manifest.defaults
     prepared, copy, itself = _reconstruction_psnr(model, frames, prepared_crop(frames, detector), size, every)
+    assert itself is not None
     portrait = face_box(frames[0], scale=defaults.crop_scale, phases=defaults.crop_phases, source="frame 0")
-    return prepared, copy, itself, _reconstruction_psnr(model, frames, portrait, size, every)[0]
+    return prepared, copy, itself, _reconstruction_psnr(model, frames, portrait, size, every, False)[0]
 
 
 def run_proof(
