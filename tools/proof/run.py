@@ -125,25 +125,37 @@ def prepared_crop(frames: np.ndarray, detector: FaceDetector) -> CropBox:
     return crop_track(interpolate_boxes(found, len(frames)), config.crop_scale, "fixed")[0]
 
 
-def _reconstruction_psnr(
-    model: MotionAutoEncoder, frames: np.ndarray, box: CropBox, size: int, every: int, with_self: bool = True
-) -> tuple[float, float, float | None]:
-    """``(from frame 0, copying frame 0, each frame from itself or None)``, mean dB over frames every,
-    2 * every, ...; ``with_self=False`` skips the per-frame self-reconstructions."""
-    crops = to_model_tensor(np.stack([crop_face(f, box, size) for f in frames[::every]]))
+def _clip_crops(frames: np.ndarray, box: CropBox, size: int, every: int) -> torch.Tensor:
+    """Frames 0, every, 2 * every, ... cropped to ``box`` at ``size``: [N, 3, size, size] in [-1, 1]."""
+    return to_model_tensor(np.stack([crop_face(f, box, size) for f in frames[::every]]))
+
+
+@torch.no_grad()
+def _from_frame0_psnr(model: MotionAutoEncoder, crops: torch.Tensor) -> tuple[float, float]:
+    """Mean dB of crops[1:] reconstructed from crops[0], and of just copying crops[0]."""
     source, driving = crops[:1], crops[1:]
     weight = next(model.parameters())
-    recon, itself = [], []
-    for s in range(0, len(driving), 16):
-        chunk = driving[s : s + 16].to(weight)
-        recon.append(model.reconstruct(source.to(weight), chunk).float().cpu())
-        if with_self:
-            itself.append(torch.cat([model.reconstruct(f[None], f[None]) for f in chunk]).float().cpu())
-    return (
-        psnr(torch.cat(recon), driving).mean().item(),
-        psnr(source.expand_as(driving), driving).mean().item(),
-        psnr(torch.cat(itself), driving).mean().item() if with_self else None,
+    recon = torch.cat(
+        [
+            model.reconstruct(source.to(weight), driving[s : s + 16].to(weight)).float().cpu()
+            for s in range(0, len(driving), 16)
+        ]
     )
+    return psnr(recon, driving).mean().item(), psnr(source.expand_as(driving), driving).mean().item()
+
+
+@torch.no_grad()
+def _self_psnr(model: MotionAutoEncoder, crops: torch.Tensor) -> float:
+    """Mean dB of crops[1:] each reconstructed from itself (the renderer's ceiling: no motion to transfer)."""
+    frames = crops[1:]
+    weight = next(model.parameters())
+    recon = torch.cat(
+        [
+            model.reconstruct(chunk, chunk).float().cpu()
+            for chunk in (frames[s : s + 16].to(weight) for s in range(0, len(frames), 16))
+        ]
+    )
+    return psnr(recon, frames).mean().item()
 
 
 def ae_psnr(pipe: Pipeline, frames: np.ndarray, every: int = 4) -> tuple[float, float, float, float]:
@@ -154,10 +166,11 @@ def ae_psnr(pipe: Pipeline, frames: np.ndarray, every: int = 4) -> tuple[float, 
     bundle's defaults)."""
     detector = cached_detector("dlib", None)  # the one face_box uses: built once per process
     size, model, defaults = pipe.bundle.resolution, pipe.bundle.motion_ae, pipe.bundle.manifest.defaults
-    prepared, copy, itself = _reconstruction_psnr(model, frames, prepared_crop(frames, detector), size, every)
-    assert itself is not None
+    prepared = _clip_crops(frames, prepared_crop(frames, detector), size, every)
+    from_frame0, copy = _from_frame0_psnr(model, prepared)
     portrait = face_box(frames[0], scale=defaults.crop_scale, phases=defaults.crop_phases, source="frame 0")
-    return prepared, copy, itself, _reconstruction_psnr(model, frames, portrait, size, every, False)[0]
+    portrait_psnr = _from_frame0_psnr(model, _clip_crops(frames, portrait, size, every))[0]
+    return from_frame0, copy, _self_psnr(model, prepared), portrait_psnr
 
 
 def run_proof(

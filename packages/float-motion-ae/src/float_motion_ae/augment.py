@@ -43,7 +43,7 @@ class PairAugment(BaseModel):
     )
     shape_grid: int = Field(4, ge=2, le=16, description="control points per side of the shape displacement")
     drive_scale: float = Field(0.0, ge=0, lt=1, description="extra zoom of the driving frame only")
-    drive_roll_deg: float = Field(0.0, ge=0, le=45, description="extra roll of the driving frame only, degrees")
+    drive_roll_deg: float = Field(0.0, ge=0, le=45, description="extra roll of the driving frame, degrees")
     drive_shift: float = Field(0.0, ge=0, lt=1, description="extra shift of the driving frame only")
 
     @property
@@ -99,8 +99,8 @@ def augment_pair(
             _uniform(batch, math.radians(settings.drive_roll_deg), generator),
             _uniform(batch, settings.drive_shift, generator, 2),
         ).to(device, source.dtype)
-    moves = settings.scale > 0 or settings.roll_deg > 0 or settings.shift > 0 or settings.shape > 0
-    moves = moves or drive is not None
+    moves = settings.scale > 0 or settings.roll_deg > 0 or settings.shift > 0
+    moves = moves or knots is not None or drive is not None
     grid = F.affine_grid(theta, list(source.shape), align_corners=False) if moves else None
     if grid is not None and knots is not None:
         # A few random control points, bicubically interpolated: a displacement smooth at the scale of eyes
