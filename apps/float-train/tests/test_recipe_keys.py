@@ -1,4 +1,4 @@
-"""Stage-1 keys the demo recipes use: pooled datasets, a separate validation set, a cosine decay, paired
+"""Keys the demo recipes use: pooled datasets, a separate validation set (both stages), a cosine decay, paired
 augmentation, the mouth-band L1, starting weights, renderer-only fine-tuning and the final latent rescale."""
 
 from __future__ import annotations
@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from float_motion_ae import MotionAutoEncoder, coefficient_scale
 from float_train.ae import AETrainer
 from float_train.checkpoint import MARKER, complete_checkpoints, latest_checkpoint
 from float_train.config import ConfigError, load_config
+from float_train.fmt import FMTTrainer
 from float_train.loop import RunError, lr_factor
 from float_train.metrics import MetricsLog
 from float_train.models import FINAL_DIR, load_motion_ae
@@ -145,7 +147,6 @@ def test_coeff_std_writes_a_rescaled_final_model_stage_2_reads(ae_config, fmt_co
     trainer.prepare_data()
     assert coefficient_scale(scaled, trainer._scale_sample()) == pytest.approx(1.0, rel=1e-3)
     # stage 2 reads the rescaled model through the run dir
-    from float_train.fmt import FMTTrainer
 
     fmt_run = tmp_path / "fmt"
     FMTTrainer(
@@ -158,19 +159,64 @@ def test_coeff_std_writes_a_rescaled_final_model_stage_2_reads(ae_config, fmt_co
         load_motion_ae(run)
 
 
-def test_stage_2_refuses_stage_1_data_keys(fmt_config, prepared_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="stage-1 settings"):
+def test_stage_2_refuses_pooled_training_data(fmt_config, prepared_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="extra_roots is a stage-1 setting"):
         load_config(fmt_config(tmp_path / "f", data={"extra_roots": [str(prepared_dir)]}), "fmt")
 
 
-def test_the_committed_demo_config_validates(prepared_dir: Path, tmp_path: Path, monkeypatch) -> None:
-    # apps/float-train/configs/demo-cpu-ae.yaml with its relative data folders laid out under a work dir
-    config = Path(__file__).parents[1] / "configs" / "demo-cpu-ae.yaml"
+def test_stage_2_validates_on_a_separate_dataset(fmt_config, prepared_dir: Path, tmp_path: Path) -> None:
+    # val_root's "train" split (2 clips) instead of root's "val" split (1 clip): cached apart, as the video
+    # ids of two datasets may collide, and used for both the validation windows and the sample clip
+    run = tmp_path / "fmt_val_root"
+    data = {"root": str(prepared_dir), "val_root": str(prepared_dir), "val_split": "train"}
+    config = load_config(
+        fmt_config(run, data=data, train={"steps": 2, "val_every": 2}, val_windows=64), "fmt"
+    )
+    trainer = FMTTrainer(config, show_progress=False)
+    result = trainer.run()
+    main_cache = [d for d in (run / "cache").iterdir() if not d.name.endswith("-val")]
+    val_cache = [d for d in (run / "cache").iterdir() if d.name.endswith("-val")]
+    assert len(main_cache) == 1 and [d.name for d in val_cache] == [f"{main_cache[0].name}-val"]
+    assert len(list(main_cache[0].glob("*.safetensors"))) == 2  # root's val clip is not encoded
+    assert sorted(p.name for p in val_cache[0].glob("*.safetensors")) == sorted(
+        p.name for p in main_cache[0].glob("*.safetensors")
+    )
+    # every window of the two clips is scored (the val split of root has fewer)
+    assert result.last_validation["val_windows"] == len(trainer.windows) > 0
+    assert Path(result.last_validation["sample"]).is_file()
+
+
+def test_the_committed_demo_configs_validate(
+    prepared_dir: Path, ae_run: Path, tmp_path: Path, monkeypatch
+) -> None:
+    # apps/float-train/configs/demo-cpu-{ae,fmt}.yaml with their relative folders laid out under a work dir
+    configs = Path(__file__).parents[1] / "configs"
     for name in ("train", "train_extra", "val"):
         (tmp_path / "prepared").mkdir(exist_ok=True)
         (tmp_path / "prepared" / name).symlink_to(prepared_dir)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "ae_float_train").symlink_to(ae_run)
     monkeypatch.chdir(tmp_path)
-    cfg = load_config(config, "ae")
+    fmt = load_config(configs / "demo-cpu-fmt.yaml", "fmt")
+    assert fmt.motion_ae == Path("runs/ae_float_train") and fmt.data.val_root == Path("prepared/val")
+    # stage 2 is proof.train's demo-fmt.yaml recipe: every shared number must stay the same
+    recipe = yaml.safe_load((Path(__file__).parents[1] / "recipes" / "demo-fmt.yaml").read_text())
+    assert fmt.model.model_dump(include=set(recipe["model"])) == recipe["model"]
+    assert fmt.loss.model_dump(include=set(recipe["loss"])) == recipe["loss"]
+    assert fmt.optim.model_dump(include=set(recipe["optim"])) == recipe["optim"]
+    assert fmt.audio.model_dump()["settings"]["n_mels"] == recipe["audio"]["settings"]["n_mels"]
+    same_train = {k: recipe["train"][k] for k in ("steps", "batch_size", "seed", "val_every")}
+    assert fmt.train.model_dump(include=set(same_train)) == same_train
+    assert fmt.val_windows == recipe["val_windows"]
+    defaults = recipe["defaults"]
+    assert (fmt.sample.nfe, fmt.sample.audio_scale, fmt.sample.emotion_scale) == (
+        defaults["steps"],
+        defaults["audio_scale"],
+        defaults["emotion_scale"],
+    )
+    assert defaults["method"] == "euler" and defaults["emotion"] == "neutral"  # what the export writes
+
+    cfg = load_config(configs / "demo-cpu-ae.yaml", "ae")
     assert cfg.model.size == 64 and cfg.batch_strategy == "activations" and cfg.coeff_std == 1.0
     assert cfg.loss.mouth_l1 == 2.0 and cfg.augment is not None and cfg.augment.roll_deg == 6.0
     assert len(cfg.data.extra_roots) == 1 and cfg.data.val_root is not None

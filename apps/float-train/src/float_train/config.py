@@ -80,7 +80,9 @@ class DataConfig(_Strict):
         "identities)",
     )
     val_root: Path | None = Field(
-        None, description="stage 1: take validation pairs from this prepared dataset's val_split (None: root)"
+        None,
+        description="validate on this prepared dataset's val_split (stage 1: pairs, stage 2: windows and "
+        "the sample clip; None: root)",
     )
 
     @field_validator("root")
@@ -276,11 +278,11 @@ class FMTStageConfig(_Strict):
     sample: SampleConfig = Field(default_factory=SampleConfig)
 
     @model_validator(mode="after")
-    def _one_dataset(self) -> FMTStageConfig:
-        if self.data.extra_roots or self.data.val_root is not None:
+    def _one_training_dataset(self) -> FMTStageConfig:
+        if self.data.extra_roots:
             raise ValueError(
-                "data.extra_roots / data.val_root are stage-1 settings; stage 2 reads data.root only "
-                "(prepare one dataset holding every clip)"
+                "data.extra_roots is a stage-1 setting; stage 2 trains on data.root only "
+                "(prepare one dataset holding every training clip)"
             )
         return self
 

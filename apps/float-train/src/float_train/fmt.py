@@ -4,8 +4,10 @@ Once per run, the frozen auto-encoder encodes every frame of the training and va
 latents, the audio encoder turns each clip's speech into raw 25 fps features, and the emotion predictor
 gives one 7-d vector per clip; ``float_data.build_motion_cache`` stores them under
 ``RUN_DIR/cache/<fingerprint>`` (the fingerprint covers the auto-encoder weights, the audio encoder and the
-emotion predictor, so changing any of them builds a new cache). Training then reads 10 + 50 frame windows
-(``float_data.MotionWindows``) and minimises L_OT + lambda L_vel with condition dropout, as the paper.
+emotion predictor, so changing any of them builds a new cache). A separate validation dataset
+(``data.val_root``) is cached under ``RUN_DIR/cache/<fingerprint>-val``, as its video ids may repeat the
+training ones. Training then reads 10 + 50 frame windows (``float_data.MotionWindows``) and minimises
+L_OT + lambda L_vel with condition dropout, as the paper.
 """
 
 from __future__ import annotations
@@ -54,6 +56,16 @@ def cache_fingerprint(ae_weights: Path, audio_fingerprint: str, emotion: dict[st
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def _check_crop_size(prepared: PreparedDataset, field: str, size: int) -> None:
+    """Refuse a dataset whose crops are not the auto-encoder's resolution (``size`` px)."""
+    sizes = {e.crop_size for e in prepared.entries}
+    if sizes != {size}:
+        raise ConfigError(
+            f"{field}: {prepared.root} holds {sorted(sizes)} px crops but the auto-encoder renders "
+            f"{size} px; prepare the data with --crop-size {size}"
+        )
+
+
 class FMTTrainer(Trainer):
     """``float-train fmt``: see the module docstring."""
 
@@ -81,12 +93,7 @@ class FMTTrainer(Trainer):
                 f"auto-encoder ({cfg.motion_ae}) has latent_dim {ae.config.latent_dim}; set "
                 f"model.dim_motion: {ae.config.latent_dim}"
             )
-        sizes = {e.crop_size for e in self.prepared.entries}
-        if sizes != {ae.config.size}:
-            raise ConfigError(
-                f"data.root: {cfg.data.root} holds {sorted(sizes)} px crops but the auto-encoder renders "
-                f"{ae.config.size} px; prepare the data with --crop-size {ae.config.size}"
-            )
+        _check_crop_size(self.prepared, "data.root", ae.config.size)
         self.motion_ae = ae.to(self.device).eval().requires_grad_(False)
         self.audio_encoder = build_audio_encoder(cfg.audio).to(self.device)
         self.audio_encoder.eval()
@@ -95,14 +102,22 @@ class FMTTrainer(Trainer):
             copy / "model.safetensors", self.audio_encoder.fingerprint(), cfg.emotion.model_dump(mode="json")
         )
         self.cache_dir = self.run_dir / "cache" / fingerprint
-        splits = [cfg.data.train_split]
+        # Validation reads data.val_root when given (its own cache: video ids may repeat across datasets).
+        self.val_prepared = self.prepared
+        self.val_cache_dir = self.cache_dir
+        if cfg.data.val_root is not None:
+            self.val_prepared = PreparedDataset(cfg.data.val_root)
+            self.val_cache_dir = self.run_dir / "cache" / f"{fingerprint}-val"
+            _check_crop_size(self.val_prepared, "data.val_root", ae.config.size)
+        jobs = [(self.prepared, self.cache_dir, cfg.data.train_split)]
         if cfg.train.val_every:
-            if not self.prepared.videos_in(cfg.data.val_split):
+            if not self.val_prepared.videos_in(cfg.data.val_split):
                 raise ConfigError(
-                    f"data.val_split: split {cfg.data.val_split!r} of {cfg.data.root} has no videos; prepare "
-                    "with a non-zero --val-fraction, pick another split, or set train.val_every: 0"
+                    f"data.val_split: split {cfg.data.val_split!r} of {self.val_prepared.root} has no "
+                    "videos; prepare with a non-zero --val-fraction, pick another split or data.val_root, "
+                    "or set train.val_every: 0"
                 )
-            splits.append(cfg.data.val_split)
+            jobs.append((self.val_prepared, self.val_cache_dir, cfg.data.val_split))
         if self.is_main:
             device = self.device
 
@@ -115,9 +130,9 @@ class FMTTrainer(Trainer):
             def predict_emotion(wav: torch.Tensor) -> torch.Tensor:
                 return emotion.predict(wav)[0]
 
-            for split in dict.fromkeys(splits):
+            for prepared, cache_dir, split in dict.fromkeys(jobs):
                 build_motion_cache(
-                    self.prepared, self.cache_dir, encode_motion, encode_audio, predict_emotion, split=split
+                    prepared, cache_dir, encode_motion, encode_audio, predict_emotion, split=split
                 )
         acc.wait_for_everyone()
         P, L = cfg.model.num_prev_frames, cfg.model.num_frames
@@ -130,7 +145,9 @@ class FMTTrainer(Trainer):
             )
         self.val_windows: MotionWindows | None = None
         if cfg.train.val_every:
-            self.val_windows = MotionWindows(self.prepared, self.cache_dir, cfg.data.val_split, P, L, stride)
+            self.val_windows = MotionWindows(
+                self.val_prepared, self.val_cache_dir, cfg.data.val_split, P, L, stride
+            )
         self.audio_dim = self.audio_encoder.feature_dim
 
     def train_dataset(self) -> Dataset:
@@ -220,13 +237,17 @@ class FMTTrainer(Trainer):
     def _sample_clip(self, module: FlowTrainModule) -> Path:
         """Sample a short clip for the first validation video (its first frame as the portrait) -> mp4."""
         cfg = self.config
-        entries = self.prepared.videos_in(cfg.data.val_split) or self.prepared.videos_in(cfg.data.train_split)
+        prepared, cache_dir = self.val_prepared, self.val_cache_dir
+        entries = prepared.videos_in(cfg.data.val_split) if cfg.train.val_every else []
+        if not entries:
+            prepared, cache_dir = self.prepared, self.cache_dir
+            entries = prepared.videos_in(cfg.data.train_split)
         entry = entries[0]
-        with safe_open(str(self.cache_dir / f"{entry.video_id}.safetensors"), framework="pt") as handle:
+        with safe_open(str(cache_dir / f"{entry.video_id}.safetensors"), framework="pt") as handle:
             audio_raw = handle.get_tensor("audio")
             emotion = handle.get_tensor("emotion")
         frames = min(cfg.sample.frames, int(audio_raw.shape[0]))
-        root = self.prepared.root / "data"
+        root = prepared.root / "data"
         table = pq.read_table(root / "frames" / entry.split / f"{entry.video_id}.parquet", columns=["image"])
         portrait = to_model_tensor(decode_image(table.column("image")[0].as_py())[None]).to(self.device)
         ae = self.motion_ae
