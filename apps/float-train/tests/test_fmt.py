@@ -50,6 +50,7 @@ def test_fmt_trains_validates_samples_and_exports(fmt_config, tmp_path: Path, re
     assert torch.equal(bundle.flow.state_dict()["c_embedder.weight"], trained["c_embedder.weight"])
     card = (out / "README.md").read_text()
     assert "license: apache-2.0" in card and "train: 2 videos" in card and "val_loss" in card
+    assert "(frozen during stage 2; loaded from `" in card  # which stage-1 model the bundle carries
     features = bundle.audio_features(torch.randn(1, 16000) * 0.1)
     assert features.shape == (1, 25, 16)
     again = runner.invoke(app, ["export", str(run), str(out)])

@@ -36,6 +36,14 @@ def _read_run(run_dir: Path) -> FMTStageConfig:
     return config
 
 
+def _motion_ae_origin(run_dir: Path) -> list[str]:
+    """The card line naming the stage-1 model stage 2 was trained on (recorded by ``float-train fmt``)."""
+    record = run_dir / "motion_ae_source.txt"
+    if not record.is_file():
+        return []
+    return [f"  (frozen during stage 2; loaded from `{record.read_text().strip()}`)"]
+
+
 def model_card(
     config: FMTStageConfig,
     ae: MotionAutoEncoder,
@@ -60,6 +68,7 @@ def model_card(
         "",
         f"- motion auto-encoder: {ae.config.size} px, latent {ae.config.latent_dim}, "
         f"{ae.config.motion_dim} motion directions, {sum(p.numel() for p in ae.parameters()):,} parameters",
+        *_motion_ae_origin(run_dir),
         f"- flow-matching transformer: width {flow.config.dim_hidden}, depth {flow.config.depth}, "
         f"{flow.config.num_prev_frames} + {flow.config.num_frames} frames, "
         f"{sum(p.numel() for p in flow.parameters()):,} parameters",
@@ -78,6 +87,8 @@ def model_card(
                 speakers = len({e.speaker_id for e in entries})
                 lines.append(f"- {split}: {len(entries)} videos, {speakers} speakers, {seconds / 60:.1f} min")
         lines.append(f"- prepared dataset: `{config.data.root}`")
+        if config.data.val_root is not None:
+            lines.append(f"- validation: split {config.data.val_split} of `{config.data.val_root}`")
     except FileNotFoundError:
         lines.append(f"- prepared dataset `{config.data.root}` (no longer readable at export time)")
     validations = [r for r in MetricsLog(run_dir / "metrics.jsonl").read() if r.get("event") == "validation"]
