@@ -235,14 +235,13 @@ class FMTTrainer(Trainer):
         return record
 
     def _sample_clip(self, module: FlowTrainModule) -> Path:
-        """Sample a short clip for the first validation video (its first frame as the portrait) -> mp4."""
+        """Sample a short clip for the first validation video (its first frame as the portrait) -> mp4.
+
+        Validation runs only with ``train.val_every`` > 0, and ``prepare_data`` then has cached a non-empty
+        validation split."""
         cfg = self.config
         prepared, cache_dir = self.val_prepared, self.val_cache_dir
-        entries = prepared.videos_in(cfg.data.val_split) if cfg.train.val_every else []
-        if not entries:
-            prepared, cache_dir = self.prepared, self.cache_dir
-            entries = prepared.videos_in(cfg.data.train_split)
-        entry = entries[0]
+        entry = prepared.videos_in(cfg.data.val_split)[0]
         with safe_open(str(cache_dir / f"{entry.video_id}.safetensors"), framework="pt") as handle:
             audio_raw = handle.get_tensor("audio")
             emotion = handle.get_tensor("emotion")
