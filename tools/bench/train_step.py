@@ -7,7 +7,10 @@ FMT 157 M params with 10 + 50 frames; batch 8) or ``--small`` (tiny models, seco
 ``apps/float-train/recipes/demo-ae*.yaml`` train it with proof.train: batch strategy "activations") four ways
 in one run and prints each as a ratio of the first: every weight trained in float32 (baseline), under bf16
 autocast (``mixed_precision: bf16``), the renderer only (``trainable: decoder``,
-``MotionAutoEncoder.freeze_motion``), and both.
+``MotionAutoEncoder.freeze_motion``), and both; then bf16 autocast once more with the activation bias kept
+in float32, as ``FusedLeakyReLU`` added it before 2026-12-01: the float32 bias promoted every activation to
+float32 and the next conv cast it back to bf16 (the row's ratio against the bf16 row is that change's
+speed-up).
 
 Each step is what ``float-train`` runs per optimizer step, built from the same packages with random weights
 and random inputs of the right shapes and ranges:
@@ -25,11 +28,13 @@ timed steps after ``--warmup`` untimed ones, steps/s (from the median) and sampl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
+import torch.nn.functional as F
 
 from float_audio import AudioProjection
 from float_flow import FlowMatchingTransformer, LossConfig, WindowConditions, flow_matching_loss
@@ -41,6 +46,7 @@ from float_motion_ae import (
     PerceptualLoss,
     tune_cpu_allocator,
 )
+from float_motion_ae.layers import FusedLeakyReLU
 
 PAPER_AE = {"size": 512}
 SMALL_AE = {"size": 64, "latent_dim": 64, "motion_dim": 8, "channel_base": 1024, "channel_max": 32}
@@ -132,6 +138,21 @@ def fmt_step(config: dict, batch: int, audio_width: int) -> tuple[Callable[[], f
     return step, sum(p.numel() for p in flow.parameters()) + sum(p.numel() for p in projection.parameters())
 
 
+@contextlib.contextmanager
+def float32_activation_bias() -> Iterator[None]:
+    """``FusedLeakyReLU`` as it was before 2026-12-01: ``x + bias`` with the float32 bias (the baseline)."""
+    current = FusedLeakyReLU.forward
+
+    def promoting(self: FusedLeakyReLU, x: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(x + self.bias, self.negative_slope) * self.gain
+
+    FusedLeakyReLU.forward = promoting  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        FusedLeakyReLU.forward = current  # type: ignore[method-assign]
+
+
 def measure(step: Callable[[], float], warmup: int, steps: int, label: str) -> list[float]:
     for _ in range(warmup):
         step()
@@ -177,17 +198,20 @@ def main() -> None:
     )
     rows = []
     if args.stage in ("both", "ae"):
-        variants = [(False, False)]
+        variants = [(False, False, False)]
         if args.ae_variants:
-            variants += [(True, False), (False, True), (True, True)]
-        for bf16, decoder_only in variants:
-            step, params = ae_step(
-                ae_config, args.batch, args.lpips_vgg, bf16, decoder_only, activations=args.demo
-            )
-            label = f"AE {params / 1e6:.2f} M" + (" L1+LPIPS" if args.lpips_vgg else " L1")
-            label += (", bf16 autocast" if bf16 else ", fp32") + (", renderer only" if decoder_only else "")
-            rows.append((label, measure(step, args.warmup, args.steps, "AE")))
-            del step
+            variants += [(True, False, False), (False, True, False), (True, True, False), (True, False, True)]
+        for bf16, decoder_only, old_bias in variants:
+            with float32_activation_bias() if old_bias else contextlib.nullcontext():
+                step, params = ae_step(
+                    ae_config, args.batch, args.lpips_vgg, bf16, decoder_only, activations=args.demo
+                )
+                label = f"AE {params / 1e6:.2f} M" + (" L1+LPIPS" if args.lpips_vgg else " L1")
+                label += ", bf16 autocast" if bf16 else ", fp32"
+                label += ", renderer only" if decoder_only else ""
+                label += ", float32 activation bias (before 2026-12-01)" if old_bias else ""
+                rows.append((label, measure(step, args.warmup, args.steps, "AE")))
+                del step
     if args.stage in ("both", "fmt"):
         step, params = fmt_step(
             SMALL_FMT if args.small else PAPER_FMT, args.batch, 80 if args.small else 9216

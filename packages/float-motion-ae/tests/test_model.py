@@ -248,6 +248,22 @@ def test_bf16_decode_stays_close_to_fp32(tiny_model: MotionAutoEncoder) -> None:
     assert err.max().item() <= 0.3 * ref.abs().max().item()
 
 
+def test_bf16_autocast_keeps_activations_in_bf16(tiny_model: MotionAutoEncoder) -> None:
+    # float-train's `mixed_precision: bf16`: a float32 activation bias used to promote every conv output to
+    # float32 (and the next conv cast it back), the slow path tools/bench/train_step.py times.
+    torch.manual_seed(8)
+    source, driving = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    tiny_model.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        features = tiny_model.encode(source).features
+        recon = tiny_model(source, driving)
+    assert {f.dtype for f in features} == {torch.bfloat16}
+    (recon.float() - driving).abs().mean().backward()
+    bias = tiny_model.enc.net_app.convs[1].conv1[1].bias  # a FusedLeakyReLU
+    assert bias.dtype == torch.float32 and bias.grad is not None and bias.grad.dtype == torch.float32
+    assert bias.grad.abs().sum() > 0
+
+
 def test_freeze_motion_trains_the_renderer_only() -> None:
     """After ``freeze_motion`` a reconstruction loss reaches the decoder but neither the encoder nor the
     motion basis, so motion latents of any image stay exactly as they were."""
