@@ -6,9 +6,11 @@ import json
 import math
 from pathlib import Path
 
-from float_train.ae import AETrainer
+import pytest
+
+from float_train.ae import AETrainer, guard_action
 from float_train.checkpoint import complete_checkpoints
-from float_train.config import load_config
+from float_train.config import ConfigError, GuardConfig, load_config
 from float_train.metrics import MetricsLog
 
 
@@ -59,6 +61,47 @@ def test_plateau_guard_restarts_with_a_new_seed_then_gives_up(ae_config, tmp_pat
     assert records[0][2] != records[2][2]  # re-initialised with another seed
     state = json.loads((run / "checkpoints" / "step-0000003" / "trainer_state.json").read_text())
     assert state["attempt"] == 1 and state["extra"]["guard"]["restarts"] == 1
+
+
+def test_guard_defers_a_run_climbing_out_of_the_plateau() -> None:
+    guard = GuardConfig(at_step=2000, min_gain_db=1.0, max_restarts=1, defer_if_rising_db=0.25)
+    # float-train's seed 1 of demo-cpu-ae.yaml: -1.64, -0.77, +0.39 dB at steps 500-1500, +0.88 at 2000
+    assert guard_action(0.88, 0.39, guard, restarts=0, deferrals=0) == "defer"
+    assert guard_action(0.88, 0.39, guard, restarts=0, deferrals=2) == "restart"  # max_deferrals spent
+    assert guard_action(0.88, 0.80, guard, restarts=0, deferrals=0) == "restart"  # flat: a plateau
+    assert guard_action(0.88, None, guard, restarts=0, deferrals=0) == "restart"  # no trend to read
+    assert guard_action(0.88, 0.80, guard, restarts=1, deferrals=0) == "gave_up"
+    assert guard_action(1.20, 1.50, guard, restarts=1, deferrals=0) == "pass"
+    without = GuardConfig(at_step=2000, min_gain_db=1.0)
+    assert guard_action(0.88, -5.0, without, restarts=0, deferrals=0) == "restart"  # off by default
+
+
+def test_guard_deferrals_then_restart_start_over_in_the_new_attempt(
+    ae_config, tmp_path: Path, read_losses
+) -> None:
+    run = tmp_path / "defer"
+    guard = {"at_step": 2, "min_gain_db": 100.0, "max_restarts": 1}
+    guard |= {"defer_if_rising_db": -100.0, "max_deferrals": 1}  # always "rising", never good enough
+    config = load_config(
+        ae_config(run, train={"steps": 4, "val_every": 1, "checkpoint_every": 10}, guard=guard), "ae"
+    )
+    result = AETrainer(config, show_progress=False).run()
+    events = [r for r in MetricsLog(run / "metrics.jsonl").read() if r.get("event") == "guard"]
+    assert [(e["attempt"], e["step"], e["action"]) for e in events] == [
+        (0, 2, "defer"),
+        (0, 3, "restart"),
+        (1, 2, "defer"),
+        (1, 3, "gave_up"),
+    ]
+    assert all("rise_db" in e for e in events)
+    assert result.attempts == 2 and [(a, s) for a, s, _ in read_losses(run)][-4:] == [
+        (1, 1),
+        (1, 2),
+        (1, 3),
+        (1, 4),
+    ]
+    with pytest.raises(ConfigError, match=r"val_every below guard\.at_step"):
+        load_config(ae_config(tmp_path / "bad", train={"val_every": 0}, guard=guard), "ae")
 
 
 def test_adversarial_option_trains_a_discriminator_with_r1(ae_config, tmp_path: Path) -> None:

@@ -221,3 +221,4 @@ def test_the_committed_demo_configs_validate(
     assert cfg.loss.mouth_l1 == 2.0 and cfg.augment is not None and cfg.augment.roll_deg == 6.0
     assert len(cfg.data.extra_roots) == 1 and cfg.data.val_root is not None
     assert cfg.optim.decay_to == 0.05 and cfg.train.mixed_precision == "bf16"
+    assert cfg.guard is not None and cfg.guard.defer_if_rising_db == 0.25 and cfg.train.val_every == 500

@@ -27,7 +27,7 @@ from float_motion_ae import (
     discriminator_loss,
     r1_penalty,
 )
-from float_train.config import AEStageConfig, ConfigError
+from float_train.config import AEStageConfig, ConfigError, GuardConfig
 from float_train.ema import ParameterEMA
 from float_train.loop import Trainer, TrainResult, derive_seed
 from float_train.metrics import psnr
@@ -289,31 +289,73 @@ class AETrainer(Trainer):
         return record
 
     def wants_validation(self) -> bool:
-        return self.config.guard is not None and self.step == self.config.guard.at_step
+        return self.config.guard is not None and self.step == self._guard_check_step()
+
+    def _guard_check_step(self) -> int:
+        assert self.config.guard is not None
+        state = self.guard_state or {}
+        return int(state.get("check_at") or self.config.guard.at_step)
 
     def after_validation(self, record: dict[str, Any]) -> bool:
         guard = self.config.guard
-        if guard is None or self.step != guard.at_step or self.guard_state is None:
+        if guard is None or self.guard_state is None:
             return False
+        state = self.guard_state
         gain = float(record["val_psnr_gain"])
-        stuck = gain < guard.min_gain_db
-        restart = stuck and self.guard_state["restarts"] < guard.max_restarts
+        previous = state.get("previous_gain")
+        state["previous_gain"] = gain  # every validation of this attempt feeds the next rise
+        if self.step != self._guard_check_step():
+            return False
+        action = guard_action(gain, previous, guard, state["restarts"], int(state.get("deferrals", 0)))
         event = {
             "attempt": self.attempt,
             "step": self.step,
             "event": "guard",
             "gain_db": gain,
             "min_gain_db": guard.min_gain_db,
-            "action": "restart" if restart else ("gave_up" if stuck else "pass"),
+            "action": action,
         }
-        self.guard_state["history"].append(event)
+        if previous is not None and guard.defer_if_rising_db is not None:
+            event["rise_db"] = gain - previous
+        state["history"].append(event)
         if self.is_main:
             self.metrics.write(event)
-            if restart:
+            if action == "restart":
                 print(
                     f"plateau guard: reconstruction beats copying the source by {gain:.2f} dB < "
                     f"{guard.min_gain_db} dB at step {self.step}; restarting with seed + {self.attempt + 1}"
                 )
-        if restart:
-            self.guard_state["restarts"] += 1
-        return restart
+            elif action == "defer":
+                print(
+                    f"plateau guard: {gain:.2f} dB < {guard.min_gain_db} dB at step {self.step} but rising "
+                    f"({gain - previous:+.2f} dB since the last validation); checking again later"
+                )
+        if action == "defer":
+            state["deferrals"] = int(state.get("deferrals", 0)) + 1
+            state["check_at"] = min(self.step + self.config.train.val_every, self.config.train.steps)
+        elif action == "restart":
+            state["restarts"] += 1
+            # the new attempt starts its own trend and its own deferrals from at_step
+            state.update(previous_gain=None, deferrals=0, check_at=None)
+        return action == "restart"
+
+
+def guard_action(
+    gain: float, previous_gain: float | None, guard: GuardConfig, restarts: int, deferrals: int
+) -> str:
+    """The plateau guard's decision at its check: ``"pass"``, ``"defer"``, ``"restart"`` or ``"gave_up"``.
+
+    ``gain``: validation PSNR gain over copying the source now, dB; ``previous_gain``: the same at the
+    attempt's previous validation (None when there was none). A run under ``min_gain_db`` whose gain rose by
+    at least ``defer_if_rising_db`` since then is deferred (at most ``max_deferrals`` times), not restarted.
+    """
+    if gain >= guard.min_gain_db:
+        return "pass"
+    rising = (
+        guard.defer_if_rising_db is not None
+        and previous_gain is not None
+        and gain - previous_gain >= guard.defer_if_rising_db
+    )
+    if rising and deferrals < guard.max_deferrals:
+        return "defer"
+    return "restart" if restarts < guard.max_restarts else "gave_up"

@@ -156,11 +156,19 @@ class GuardConfig(_Strict):
     source frame unchanged; when the gain is below ``min_gain_db`` the model and optimizer are
     re-initialised with seed + 1 (+2, ...) and training starts again from step 0, at most ``max_restarts``
     times.
+
+    With ``defer_if_rising_db`` a run still under ``min_gain_db`` is not restarted while it is climbing out of
+    the plateau: when its gain rose by at least that much since the attempt's previous validation, the check
+    moves ``train.val_every`` steps later, at most ``max_deferrals`` times.
     """
 
     at_step: int = Field(gt=0)
     min_gain_db: float = Field(0.5, description="required PSNR gain over copying the source, dB")
     max_restarts: int = Field(2, ge=0)
+    defer_if_rising_db: float | None = Field(
+        None, description="defer the check while the gain rises this much per validation, dB (none: never)"
+    )
+    max_deferrals: int = Field(2, ge=0)
 
 
 class AdversarialConfig(_Strict):
@@ -221,6 +229,13 @@ class AEStageConfig(_Strict):
             raise ValueError(
                 f"guard.at_step ({self.guard.at_step}) is after the last step ({self.train.steps})"
             )
+        if self.guard is not None and self.guard.defer_if_rising_db is not None:
+            every = self.train.val_every
+            if not every or every >= self.guard.at_step:
+                raise ValueError(
+                    "guard.defer_if_rising_db compares the gain with the previous validation: set "
+                    f"train.val_every below guard.at_step ({self.guard.at_step}), got {every}"
+                )
         return self
 
     @model_validator(mode="after")
