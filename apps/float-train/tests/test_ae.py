@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from float_train.ae import AETrainer, guard_action
 from float_train.checkpoint import complete_checkpoints
@@ -102,6 +103,21 @@ def test_guard_deferrals_then_restart_start_over_in_the_new_attempt(
     ]
     with pytest.raises(ConfigError, match=r"val_every below guard\.at_step"):
         load_config(ae_config(tmp_path / "bad", train={"val_every": 0}, guard=guard), "ae")
+
+
+def test_every_seed_validates_on_the_same_pairs(ae_config, tmp_path: Path) -> None:
+    # seeds are compared on one validation set, and the guard's min_gain_db means the same for each
+    batches = []
+    for seed in (0, 3):
+        config = load_config(ae_config(tmp_path / f"s{seed}", train={"seed": seed, "val_every": 4}), "ae")
+        trainer = AETrainer(config, show_progress=False)
+        trainer.prepare_data()
+        batches.append(trainer._validation_batches())
+        trainer.pairs.set_epoch(0)  # type: ignore[attr-defined]
+        batches[-1].append({"train_source": trainer.pairs[0]["source"]})
+    (first, *_, train_0), (second, *_, train_3) = batches
+    assert torch.equal(first["source"], second["source"]) and torch.equal(first["driving"], second["driving"])
+    assert not torch.equal(train_0["train_source"], train_3["train_source"])  # training pairs still follow it
 
 
 def test_adversarial_option_trains_a_discriminator_with_r1(ae_config, tmp_path: Path) -> None:
