@@ -311,6 +311,7 @@ class AETrainer(Trainer):
         if self.step != self._guard_check_step():
             return False
         action = guard_action(gain, previous, guard, state["restarts"], int(state.get("deferrals", 0)))
+        later = min(self.step + self.config.train.val_every, self.config.train.steps)  # where a deferral goes
         event = {
             "attempt": self.attempt,
             "step": self.step,
@@ -332,11 +333,11 @@ class AETrainer(Trainer):
             elif action == "defer":
                 print(
                     f"plateau guard: {gain:.2f} dB < {guard.min_gain_db} dB at step {self.step} but rising "
-                    f"({gain - previous:+.2f} dB since the last validation); checking again later"
+                    f"({gain - previous:+.2f} dB since the last validation); checking again at step {later}"
                 )
         if action == "defer":
             state["deferrals"] = int(state.get("deferrals", 0)) + 1
-            state["check_at"] = min(self.step + self.config.train.val_every, self.config.train.steps)
+            state["check_at"] = later
         elif action == "restart":
             state["restarts"] += 1
             # the new attempt starts its own trend and its own deferrals from at_step
