@@ -295,10 +295,13 @@ class AETrainer(Trainer):
     def wants_validation(self) -> bool:
         return self.config.guard is not None and self.step == self._guard_check_step()
 
-    def _guard_check_step(self) -> int:
+    def _guard_check_step(self, deferrals: int | None = None) -> int:
+        """The step of the guard's next check: ``at_step``, moved ``val_every`` later per deferral."""
         assert self.config.guard is not None
-        state = self.guard_state or {}
-        return int(state.get("check_at") or self.config.guard.at_step)
+        if deferrals is None:
+            deferrals = int((self.guard_state or {}).get("deferrals", 0))
+        train = self.config.train
+        return min(self.config.guard.at_step + deferrals * train.val_every, train.steps)
 
     def after_validation(self, record: dict[str, Any]) -> bool:
         guard = self.config.guard
@@ -310,8 +313,8 @@ class AETrainer(Trainer):
         state["previous_gain"] = gain  # every validation of this attempt feeds the next rise
         if self.step != self._guard_check_step():
             return False
-        action = guard_action(gain, previous, guard, state["restarts"], int(state.get("deferrals", 0)))
-        later = min(self.step + self.config.train.val_every, self.config.train.steps)  # where a deferral goes
+        deferrals = int(state.get("deferrals", 0))
+        action = guard_action(gain, previous, guard, state["restarts"], deferrals)
         event = {
             "attempt": self.attempt,
             "step": self.step,
@@ -333,15 +336,15 @@ class AETrainer(Trainer):
             elif action == "defer":
                 print(
                     f"plateau guard: {gain:.2f} dB < {guard.min_gain_db} dB at step {self.step} but rising "
-                    f"({gain - previous:+.2f} dB since the last validation); checking again at step {later}"
+                    f"({gain - previous:+.2f} dB since the last validation); checking again at step "
+                    f"{self._guard_check_step(deferrals + 1)}"
                 )
         if action == "defer":
-            state["deferrals"] = int(state.get("deferrals", 0)) + 1
-            state["check_at"] = later
+            state["deferrals"] = deferrals + 1
         elif action == "restart":
             state["restarts"] += 1
             # the new attempt starts its own trend and its own deferrals from at_step
-            state.update(previous_gain=None, deferrals=0, check_at=None)
+            state.update(previous_gain=None, deferrals=0)
         return action == "restart"
 
 
