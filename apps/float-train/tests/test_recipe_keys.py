@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from float_motion_ae import MotionAutoEncoder, coefficient_scale
-from float_train.ae import AETrainer
+from float_train.ae import AETrainer, guard_action
 from float_train.checkpoint import MARKER, complete_checkpoints, latest_checkpoint
 from float_train.config import ConfigError, load_config
 from float_train.fmt import FMTTrainer
@@ -222,3 +222,9 @@ def test_the_committed_demo_configs_validate(
     assert len(cfg.data.extra_roots) == 1 and cfg.data.val_root is not None
     assert cfg.optim.decay_to == 0.05 and cfg.train.mixed_precision == "bf16"
     assert cfg.guard is not None and cfg.guard.defer_if_rising_db == 0.25 and cfg.train.val_every == 500
+    # the guard on float-train's seed-0 trajectory (fixed validation pairs): -0.83 dB at step 1500, -0.05 at
+    # 2000 (rising: defer), +0.55 at 2500 (pass); a run flat at the copy plateau is restarted
+    assert cfg.guard.min_gain_db == 0.25
+    assert guard_action(-0.05, -0.83, cfg.guard, restarts=0, deferrals=0) == "defer"
+    assert guard_action(0.55, -0.05, cfg.guard, restarts=0, deferrals=1) == "pass"
+    assert guard_action(-0.10, -0.20, cfg.guard, restarts=0, deferrals=0) == "restart"
