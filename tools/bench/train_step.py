@@ -20,9 +20,14 @@ and random inputs of the right shapes and ranges:
 - FMT: ``AudioProjection`` over raw features (official width 9216) -> ``flow_matching_loss`` (L_OT + L_vel,
   paper condition dropout) -> backward -> clip grad norm 1.0 -> Adam.
 
+``--allocator-ab`` times every row twice in one process: first with glibc's default allocator, then after
+``float_motion_ae.tune_cpu_allocator()`` (what ``float-train`` applies on the CPU since 2026-12-02,
+``train.tune_cpu_allocator``); the second row of each pair reads as a ratio of the first.
+
 Printed: the allocator setting (``float_motion_ae.tune_cpu_allocator`` is applied unless
-``--default-allocator``), threads, then per stage the median and best seconds per step over ``--steps``
-timed steps after ``--warmup`` untimed ones, steps/s (from the median) and samples/s.
+``--default-allocator`` or ``--allocator-ab``), threads, then per stage the median and best seconds per step
+over ``--steps`` timed steps after ``--warmup`` untimed ones, steps/s (from the median), samples/s, and the
+ratio against the stage's first row.
 """
 
 from __future__ import annotations
@@ -183,12 +188,18 @@ def main() -> None:
     parser.add_argument("--stage", choices=["both", "ae", "fmt"], default="both")
     parser.add_argument("--lpips-vgg", default=None, help="vgg16-397923af.pth: add LPIPS + L_comp-lp")
     parser.add_argument("--default-allocator", action="store_true", help="skip tune_cpu_allocator()")
+    parser.add_argument(
+        "--allocator-ab",
+        action="store_true",
+        help="time each row with glibc's default allocator, then again after tune_cpu_allocator()",
+    )
     args = parser.parse_args()
     if args.batch is None:
         args.batch = 32 if args.demo else 8
     ae_config = DEMO_AE if args.demo else SMALL_AE if args.small else PAPER_AE
 
-    tuned = False if args.default_allocator else tune_cpu_allocator()
+    untuned = args.default_allocator or args.allocator_ab
+    tuned = False if untuned else tune_cpu_allocator()
     print(f"allocator: {ALLOCATOR_SETTING if tuned else 'glibc defaults'}")
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -196,6 +207,30 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, "
         f"{'demo' if args.demo else 'small' if args.small else 'paper'} config"
     )
+    rows = time_rows(args, ae_config, "")
+    if args.allocator_ab:
+        # Tuning cannot be undone within a process, so the default-allocator rows always run first.
+        if not tune_cpu_allocator():
+            raise SystemExit("--allocator-ab: tune_cpu_allocator() is not available on this platform")
+        print(f"allocator now: {ALLOCATOR_SETTING}")
+        tuned_rows = time_rows(args, ae_config, ", tuned allocator")
+        rows = [row for pair in zip(rows, tuned_rows, strict=True) for row in pair]
+    print()
+    header = "median s/step | best s/step | steps/s | samples/s | vs the stage's first row"
+    print(f"| step ({args.batch} per step) | {header} |")
+    print("|---|---|---|---|---|---|")
+    firsts: dict[str, float] = {}
+    for label, times in rows:
+        median = statistics.median(times)
+        first = firsts.setdefault(label.split()[0], median)
+        print(
+            f"| {label} | {median:.3f} | {min(times):.3f} | {1 / median:.3f} | {args.batch / median:.2f} "
+            f"| {first / median:.2f}x |"
+        )
+
+
+def time_rows(args: argparse.Namespace, ae_config: dict, suffix: str) -> list[tuple[str, list[float]]]:
+    """Time every step the options ask for; ``suffix`` ends each row's label."""
     rows = []
     if args.stage in ("both", "ae"):
         variants = [(False, False, False)]
@@ -210,25 +245,15 @@ def main() -> None:
                 label += ", bf16 autocast" if bf16 else ", fp32"
                 label += ", renderer only" if decoder_only else ""
                 label += ", float32 activation bias (before 2026-12-01)" if old_bias else ""
-                rows.append((label, measure(step, args.warmup, args.steps, "AE")))
+                rows.append((label + suffix, measure(step, args.warmup, args.steps, "AE")))
                 del step
     if args.stage in ("both", "fmt"):
         step, params = fmt_step(
             SMALL_FMT if args.small else PAPER_FMT, args.batch, 80 if args.small else 9216
         )
-        rows.append((f"FMT+proj {params / 1e6:.2f} M", measure(step, args.warmup, args.steps, "FMT")))
-    print()
-    header = "median s/step | best s/step | steps/s | samples/s | vs first AE row"
-    print(f"| step ({args.batch} per step) | {header} |")
-    print("|---|---|---|---|---|---|")
-    first = statistics.median(rows[0][1]) if rows and rows[0][0].startswith("AE") else None
-    for label, times in rows:
-        median = statistics.median(times)
-        ratio = f"{first / median:.2f}x" if first is not None and label.startswith("AE") else "-"
-        print(
-            f"| {label} | {median:.3f} | {min(times):.3f} | {1 / median:.3f} | {args.batch / median:.2f} "
-            f"| {ratio} |"
-        )
+        label = f"FMT+proj {params / 1e6:.2f} M" + suffix
+        rows.append((label, measure(step, args.warmup, args.steps, "FMT")))
+    return rows
 
 
 if __name__ == "__main__":

@@ -132,7 +132,13 @@ class FMTTrainer(Trainer):
 
             for prepared, cache_dir, split in dict.fromkeys(jobs):
                 build_motion_cache(
-                    prepared, cache_dir, encode_motion, encode_audio, predict_emotion, split=split
+                    prepared,
+                    cache_dir,
+                    encode_motion,
+                    encode_audio,
+                    predict_emotion,
+                    split=split,
+                    progress=self.show_progress,
                 )
         acc.wait_for_everyone()
         P, L = cfg.model.num_prev_frames, cfg.model.num_frames

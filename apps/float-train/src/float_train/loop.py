@@ -29,6 +29,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from float_motion_ae import tune_cpu_allocator
 from float_train.checkpoint import (
     capture_rng,
     complete_checkpoints,
@@ -46,7 +47,15 @@ from float_train.sampling import EpochIndexed, StepBatchSampler
 __all__ = ["RunError", "TrainResult", "Trainer", "derive_seed", "lr_factor"]
 
 # Differences in these fields do not stop a resume: they change no computed number.
-_RESUME_FREE = {"steps", "checkpoint_every", "keep_last", "log_every", "val_every", "trackers"}
+_RESUME_FREE = {
+    "steps",
+    "checkpoint_every",
+    "keep_last",
+    "log_every",
+    "val_every",
+    "trackers",
+    "tune_cpu_allocator",
+}
 
 
 class RunError(RuntimeError):
@@ -124,6 +133,10 @@ class Trainer(ABC):
         )
         if self.accelerator.device.type == "cpu" and train.mixed_precision == "fp16":
             raise ConfigError("train.mixed_precision: fp16 needs a GPU; use bf16 on the CPU, or 'no'")
+        if self.accelerator.device.type == "cpu" and train.tune_cpu_allocator:
+            # Every step frees and reallocates the same activation buffers; glibc's defaults hand them
+            # back to the kernel each time (page faults on every reuse). tools/bench/train_step.py times it.
+            tune_cpu_allocator()
         self.modules: dict[str, nn.Module] = {}
         self.train_module: nn.Module | None = None
         self.optimizers: dict[str, torch.optim.Optimizer] = {}

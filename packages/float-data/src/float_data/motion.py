@@ -18,6 +18,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
+from tqdm.auto import tqdm
 
 from float_data.crop import to_model_tensor
 from float_data.prepared import PreparedDataset, decode_image
@@ -49,6 +50,7 @@ def build_motion_cache(
     estimate_pose: PoseEstimator | None = None,
     split: str | None = None,
     batch_size: int = 16,
+    progress: bool = False,
 ) -> list[Path]:
     """Write one cache file per video of ``split`` (all when None); videos already cached are skipped.
 
@@ -56,11 +58,14 @@ def build_motion_cache(
     video's aligned 16 kHz waveform [N] and its frame count T and returns [T, A]; ``predict_emotion`` gets the
     waveform and returns [7]; ``estimate_pose`` (optional) gets crops and returns [B, P].
     A cache is valid while the source video's sha256 (stored in its metadata) is unchanged.
+    ``progress`` shows a bar over the videos (stderr).
     """
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for entry in prepared.videos_in(split):
+    entries = prepared.videos_in(split)
+    bar = tqdm(entries, desc=f"caching {prepared.root.name}", unit="video", disable=not progress)
+    for entry in bar:
         target = cache / f"{entry.video_id}.safetensors"
         if target.is_file():
             with safe_open(str(target), framework="pt") as handle:
