@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from float_train import loop as loop_module
 from float_train.ae import AETrainer
 from float_train.checkpoint import MARKER, complete_checkpoints
 from float_train.config import load_config
@@ -60,3 +61,22 @@ def test_existing_run_needs_resume_and_the_same_config(ae_config, tmp_path: Path
         load_config(ae_config(run, train={"steps": 2}), "ae"), resume=True, show_progress=False
     ).run()
     assert result.steps == 2
+
+
+def test_cpu_runs_tune_the_allocator_unless_told_not_to(ae_config, tmp_path: Path, monkeypatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(loop_module, "tune_cpu_allocator", lambda: calls.append(1) or True)
+    AETrainer(load_config(ae_config(tmp_path / "a", train={"cpu": True}), "ae"), show_progress=False)
+    assert calls == [1]
+    off = ae_config(tmp_path / "b", train={"cpu": True, "tune_cpu_allocator": False})
+    AETrainer(load_config(off, "ae"), show_progress=False)
+    assert calls == [1]
+
+
+def test_a_resume_may_change_the_allocator_setting(ae_config, tmp_path: Path) -> None:
+    # it changes speed and memory, never a number: a run started before the setting existed resumes too
+    run = tmp_path / "run"
+    first = ae_config(run, train={"steps": 2, "checkpoint_every": 2})
+    AETrainer(load_config(first, "ae"), show_progress=False).run()
+    again = ae_config(run, train={"steps": 4, "checkpoint_every": 2, "tune_cpu_allocator": False})
+    assert AETrainer(load_config(again, "ae"), resume=True, show_progress=False).run().steps == 4

@@ -90,13 +90,16 @@ def _toy_encoders():
     return encode_motion, encode_audio, predict_emotion, estimate_pose
 
 
-def test_motion_cache_and_windows(data: PreparedDataset, tmp_path: Path) -> None:
+def test_motion_cache_and_windows(data: PreparedDataset, tmp_path: Path, capsys) -> None:
     motion_fn, audio_fn, emotion_fn, pose_fn = _toy_encoders()
     files = build_motion_cache(data, tmp_path, motion_fn, audio_fn, emotion_fn, pose_fn, batch_size=16)
     assert [f.name for f in files] == ["one.safetensors", "two.safetensors"]
+    assert capsys.readouterr().err == ""  # quiet unless asked
     stamp = files[0].stat().st_mtime_ns
-    build_motion_cache(data, tmp_path, motion_fn, audio_fn, emotion_fn, pose_fn)
+    build_motion_cache(data, tmp_path, motion_fn, audio_fn, emotion_fn, pose_fn, progress=True)
     assert files[0].stat().st_mtime_ns == stamp  # cached videos are not recomputed
+    bar = capsys.readouterr().err
+    assert f"caching {data.root.name}" in bar and "2/2" in bar
 
     windows = MotionWindows(data, tmp_path, "train", context=10, length=50, stride=5)
     # one: 75 frames -> starts 0..15 step 5 (4 windows); two: 65 frames -> starts 0, 5 (2 windows)
