@@ -222,9 +222,12 @@ def test_the_committed_demo_configs_validate(
     assert len(cfg.data.extra_roots) == 1 and cfg.data.val_root is not None
     assert cfg.optim.decay_to == 0.05 and cfg.train.mixed_precision == "bf16"
     assert cfg.guard is not None and cfg.guard.defer_if_rising_db == 0.25 and cfg.train.val_every == 500
-    # the guard on float-train's seed-0 trajectory (fixed validation pairs): -0.83 dB at step 1500, -0.05 at
-    # 2000 (rising: defer), +0.55 at 2500 (pass); a run flat at the copy plateau is restarted
-    assert cfg.guard.min_gain_db == 0.25
-    assert guard_action(-0.05, -0.83, cfg.guard, restarts=0, deferrals=0) == "defer"
-    assert guard_action(0.55, -0.05, cfg.guard, restarts=0, deferrals=1) == "pass"
+    # the guard on seed 0's trajectory through this config (fixed validation pairs, 3500 steps): -1.00 dB at
+    # step 1500, -0.18 at 2000 (rising: defer), +0.24 at 2500 (rising: defer), +0.45 at 3000 (pass); a run
+    # flat at the copy plateau is restarted, and so is one still short after both deferrals
+    assert cfg.train.steps == 3500 and cfg.guard.min_gain_db == 0.25 and cfg.guard.max_deferrals == 2
+    assert guard_action(-0.18, -1.00, cfg.guard, restarts=0, deferrals=0) == "defer"
+    assert guard_action(0.24, -0.18, cfg.guard, restarts=0, deferrals=1) == "defer"
+    assert guard_action(0.45, 0.24, cfg.guard, restarts=0, deferrals=2) == "pass"
     assert guard_action(-0.10, -0.20, cfg.guard, restarts=0, deferrals=0) == "restart"
+    assert guard_action(0.20, -0.10, cfg.guard, restarts=0, deferrals=2) == "restart"
