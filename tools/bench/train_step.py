@@ -22,7 +22,7 @@ and random inputs of the right shapes and ranges:
 
 ``--allocator-ab`` times every row twice in one process: first with glibc's default allocator, then after
 ``float_motion_ae.tune_cpu_allocator()`` (what ``float-train`` applies on the CPU since 2026-12-02,
-``train.tune_cpu_allocator``); the second row of each pair reads as a ratio of the first.
+``train.tune_cpu_allocator``). Rows then come in pairs, default then tuned; compare a pair's seconds per step.
 
 Printed: the allocator setting (``float_motion_ae.tune_cpu_allocator`` is applied unless
 ``--default-allocator`` or ``--allocator-ab``), threads, then per stage the median and best seconds per step
