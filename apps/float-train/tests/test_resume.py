@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from float_train import loop as loop_module
 from float_train.ae import AETrainer
@@ -78,5 +79,8 @@ def test_a_resume_may_change_the_allocator_setting(ae_config, tmp_path: Path) ->
     run = tmp_path / "run"
     first = ae_config(run, train={"steps": 2, "checkpoint_every": 2})
     AETrainer(load_config(first, "ae"), show_progress=False).run()
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    del saved["train"]["tune_cpu_allocator"]  # as a run dir written before the setting existed
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
     again = ae_config(run, train={"steps": 4, "checkpoint_every": 2, "tune_cpu_allocator": False})
     assert AETrainer(load_config(again, "ae"), resume=True, show_progress=False).run().steps == 4

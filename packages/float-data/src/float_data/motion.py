@@ -63,9 +63,8 @@ def build_motion_cache(
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    entries = prepared.videos_in(split)
-    bar = tqdm(entries, desc=f"caching {prepared.root.name}", unit="video", disable=not progress)
-    for entry in bar:
+    videos = prepared.videos_in(split)
+    for entry in tqdm(videos, desc=f"caching {prepared.root.name}", unit="video", disable=not progress):
         target = cache / f"{entry.video_id}.safetensors"
         if target.is_file():
             with safe_open(str(target), framework="pt") as handle:
