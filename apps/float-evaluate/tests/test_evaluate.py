@@ -20,7 +20,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from float_data import FaceDetection, PrepareConfig, decode_image, prepare_dataset
-from float_eval import ARCFACE_TEMPLATE, Components, Face
+from float_eval import Components
+from float_eval.nets import Face
+from float_eval.ops import ARCFACE_TEMPLATE
 from float_evaluate import EvaluateConfig, run_evaluation
 from float_evaluate.cli import app
 from float_generate import (
@@ -235,7 +237,7 @@ def test_cli_errors_name_the_problem(prepared: Path, tmp_path: Path) -> None:
 
 def test_cli_run_reads_the_weights_folder(prepared: Path, bundle_dir: Path, tmp_path: Path) -> None:
     """CLI with real weight loading: random SyncNet and S3FD files, 32-px crops (too small for S3FD)."""
-    from float_eval import S3FDNet, SyncNet
+    from float_eval.nets import S3FDNet, SyncNet
 
     wdir = tmp_path / "weights"
     wdir.mkdir()

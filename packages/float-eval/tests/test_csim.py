@@ -8,17 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from float_eval import (
-    ARCFACE_TEMPLATE,
-    CSIM,
-    SCRFD,
-    ArcFaceONNX,
-    Face,
-    decode_scrfd,
-    norm_crop,
-    similarity_transform,
-    warp_affine,
-)
+from float_eval.metrics import CSIM
+from float_eval.nets import SCRFD, ArcFaceONNX, Face
+from float_eval.ops import ARCFACE_TEMPLATE, decode_scrfd, norm_crop, similarity_transform, warp_affine
 
 
 def test_similarity_transform_recovers_rotation_scale_translation() -> None:

@@ -11,8 +11,10 @@ import torch
 from PIL import Image
 from pytorch_fid import inception as pfi
 
-from float_eval import FID, FID_WEIGHTS, WeightsError, build_fid_inception, fid_inception_state_keys
-from float_eval.fid import _fid_backbone
+from float_eval import WeightsError
+from float_eval.metrics import FID
+from float_eval.nets import FID_WEIGHTS, build_fid_inception, fid_inception_state_keys
+from float_eval.nets.inception import _fid_backbone
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +122,7 @@ def test_fid_statistics_equal_pytorch_fid_from_files(
     """Mean and covariance from a frame folder equal pytorch-fid's calculate_activation_statistics."""
     from pytorch_fid import fid_score
 
-    from float_eval import read_video
+    from float_eval.video import read_video
 
     torch.manual_seed(3)
     for i in range(2):

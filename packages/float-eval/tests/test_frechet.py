@@ -7,7 +7,8 @@ import pytest
 import torch
 from pytorch_fid.fid_score import calculate_frechet_distance
 
-from float_eval import FeatureStats, FrechetMetric, frechet_distance
+from float_eval.metrics import FrechetMetric
+from float_eval.ops import FeatureStats, frechet_distance
 
 
 def _gaussians(rng: np.random.Generator, n: int, d: int, shift: float) -> np.ndarray:

@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from float_eval import FVD, FVD_WEIGHTS, ClipSampling, WeightsError, clip_starts, load_i3d
+from float_eval import ClipSampling, WeightsError
+from float_eval.metrics import FVD
+from float_eval.nets import FVD_WEIGHTS, load_i3d
+from float_eval.ops import clip_starts
 
 
 class _TinyI3D(torch.nn.Module):

@@ -9,15 +9,8 @@ import pytest
 import python_speech_features
 import torch
 
-from float_eval import (
-    SyncNet,
-    face_tracks,
-    load_syncnet,
-    lse_from_distances,
-    mfcc,
-    offset_distances,
-    syncnet_lse,
-)
+from float_eval.nets import SyncNet, load_syncnet
+from float_eval.ops import face_tracks, lse_from_distances, mfcc, offset_distances, syncnet_lse
 
 
 def test_syncnet_state_dict_loads_strictly_and_shapes(tmp_path: Path) -> None:
@@ -124,7 +117,7 @@ def test_face_tracks_interpolate_short_gaps_and_drop_short_tracks() -> None:
 
 
 def test_syncnet_crops_follow_reference_geometry() -> None:
-    from float_eval import syncnet_crops
+    from float_eval.ops import syncnet_crops
 
     frames = torch.zeros(15, 3, 100, 100, dtype=torch.uint8)
     frames[:, :, 40:60, 40:60] = 200  # the "face"

@@ -1,4 +1,4 @@
-"""The README example runs and prints what the README says."""
+"""The README examples run and print what the README says."""
 
 from __future__ import annotations
 
@@ -7,17 +7,24 @@ import io
 import re
 from pathlib import Path
 
+from float_eval.registry import unregister_metric
+
 README = Path(__file__).parents[1] / "README.md"
 
 
-def test_readme_example_runs_and_prints_documented_values() -> None:
+def test_readme_examples_run_and_print_documented_values() -> None:
     text = README.read_text()
-    code = re.search(r"```python\n(.*?)```", text, re.S)
-    assert code is not None
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) == 2
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(code.group(1), str(README), "exec"), {})
+    try:
+        with contextlib.redirect_stdout(out):
+            for code in blocks:
+                exec(compile(code, str(README), "exec"), {})
+    finally:
+        unregister_metric("brightness_gap")
     printed = out.getvalue()
+    assert "brightness gap: 10.0" in printed
     assert "Fréchet distance: 0.900" in printed
     assert "offset 3, LSE-D 0.054, LSE-C 3.821" in printed
     assert "[0, 16, 32]" in printed

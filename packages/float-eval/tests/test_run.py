@@ -12,17 +12,10 @@ import torch
 from PIL import Image
 from scipy.io import wavfile
 
-from float_eval import (
-    ARCFACE_TEMPLATE,
-    ClipSampling,
-    Components,
-    EvalConfig,
-    Face,
-    WeightsError,
-    evaluate,
-    read_audio,
-    read_video,
-)
+from float_eval import ClipSampling, Components, EvalConfig, WeightsError, evaluate
+from float_eval.nets import Face
+from float_eval.ops import ARCFACE_TEMPLATE
+from float_eval.video import read_audio, read_video
 
 
 def _write_mp4(path: Path, frames: np.ndarray, fps: int) -> None:
@@ -202,8 +195,9 @@ def test_cli_run_loads_weight_files_and_writes_reports(
     """`float-eval run --metrics csim,lse` from a weights folder of random or stand-in files, real formats."""
     from typer.testing import CliRunner
 
-    from float_eval import SyncNet, file_sha256
     from float_eval.cli import app
+    from float_eval.nets import SyncNet
+    from float_eval.weights import file_sha256
 
     gen, ref, src = folders
     wdir = tmp_path / "weights"
@@ -280,7 +274,7 @@ def test_lse_without_a_long_enough_track_is_reported(folders: tuple[Path, Path, 
 
 def test_lse_builds_s3fd_from_the_weights_folder(folders: tuple[Path, Path, Path], tmp_path: Path) -> None:
     """Default LSE tracks: S3FD from sfd_face.pth (random here); 32-px frames are too small and reported."""
-    from float_eval import S3FDNet, SyncNet
+    from float_eval.nets import S3FDNet, SyncNet
 
     gen, ref, src = folders
     wdir = tmp_path / "weights"

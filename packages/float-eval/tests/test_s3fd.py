@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from float_eval import S3FD, S3FDNet, box_iou, decode_s3fd, iou_tracks, load_s3fd, s3fd_priors
+from float_eval.nets import S3FD, S3FDNet, load_s3fd
+from float_eval.ops import box_iou, decode_s3fd, iou_tracks, s3fd_priors
 
 
 def test_s3fd_state_dict_has_reference_names_and_loads_strictly(tmp_path: Path) -> None:

@@ -10,18 +10,9 @@ import torch
 from PIL import Image
 from scipy.io import savemat
 
-from float_eval import (
-    ANGLE_SLICE,
-    EXP_SLICE,
-    TRANS_SLICE,
-    CoefficientFID,
-    ReconNet,
-    align_for_recon,
-    load_lm3d,
-    load_recon_net,
-    pos_fit,
-    pose_coefficients,
-)
+from float_eval.metrics import ANGLE_SLICE, EXP_SLICE, TRANS_SLICE, CoefficientFID, pose_coefficients
+from float_eval.nets import ReconNet, load_lm3d, load_recon_net
+from float_eval.ops import align_for_recon, pos_fit
 
 
 def test_recon_net_keys_shapes_and_strict_load(tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from float_eval import MANIFEST, WEIGHTS_ENV, WeightsError, check_weights, resolve_weight, weights_dir
+from float_eval import WeightsError, resolve_weight
 from float_eval.cli import app
+from float_eval.weights import MANIFEST, WEIGHTS_ENV, check_weights, weights_dir
 
 
 def test_manifest_lists_every_file_with_source_and_licence() -> None:

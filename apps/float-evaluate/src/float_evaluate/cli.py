@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from float_eval import ALL_METRICS, WeightsError
+from float_eval import DEFAULT_METRICS, WeightsError
 from float_evaluate.config import EvaluateConfig
 from float_evaluate.runner import run_evaluation
 from float_generate import BundleError, GenerateError
@@ -44,8 +44,8 @@ def run(
     ] = None,
     split: Annotated[str, typer.Option(help="train, val or test")] = "test",
     metrics: Annotated[
-        str, typer.Option(help="comma-separated subset of " + ",".join(ALL_METRICS))
-    ] = ",".join(ALL_METRICS),
+        str, typer.Option(help="comma-separated subset of " + ",".join(DEFAULT_METRICS))
+    ] = ",".join(DEFAULT_METRICS),
     weights_dir: Annotated[
         Path | None, typer.Option("--weights-dir", help="float-eval weights (default $FLOAT_EVAL_WEIGHTS)")
     ] = None,

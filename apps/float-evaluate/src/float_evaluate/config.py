@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from float_eval import ALL_METRICS, check_metric_names
+from float_eval import DEFAULT_METRICS, available_metrics, check_metric_names
 
 SPLITS = ("train", "val", "test")
 
@@ -28,7 +28,7 @@ class EvaluateConfig(BaseModel):
     data: Path = Field(description="a float-data prepared dataset folder (float-data prepare)")
     split: Literal["train", "val", "test"] = "test"
     out: Path
-    metrics: list[str] = Field(default_factory=lambda: list(ALL_METRICS))
+    metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS))
     weights_dir: Path | None = None
     limit: int | None = Field(None, ge=1, description="evaluate only the first N videos of the split")
     paper_table: bool = False
@@ -52,7 +52,7 @@ class EvaluateConfig(BaseModel):
     def _known(cls, value: list[str]) -> list[str]:
         check_metric_names(value)
         if not value:
-            raise ValueError(f"--metrics is empty; choose from {', '.join(ALL_METRICS)}")
+            raise ValueError(f"--metrics is empty; choose from {', '.join(available_metrics())}")
         return value
 
     @property

@@ -18,10 +18,10 @@ from float_eval import (
     EvalConfig,
     Report,
     evaluate,
-    markdown_table,
     required_weights,
     resolve_weight,
 )
+from float_eval.report import markdown_table
 from float_evaluate.config import EvaluateConfig
 from float_evaluate.references import ReferenceClip, atomic_path, export_reference, select_videos
 from float_generate import GenerateError, GenerateOptions, Pipeline

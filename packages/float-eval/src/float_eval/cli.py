@@ -1,4 +1,4 @@
-"""The ``float-eval`` command: ``float-eval weights`` and ``float-eval run``."""
+"""The ``float-eval`` command: ``float-eval weights``, ``float-eval metrics`` and ``float-eval run``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
-from .fvd import ClipSampling
-from .run import ALL_METRICS, EvalConfig, evaluate
+from .config import EvalConfig
+from .ops.clips import ClipSampling
+from .registry import DEFAULT_METRICS, ENTRY_POINT_GROUP, available_metrics, get_metric_factory
+from .run import evaluate
 from .weights import MANIFEST, WEIGHTS_ENV, WeightsError, check_weights, weights_dir
 
 app = typer.Typer(
@@ -44,15 +46,31 @@ def weights(weights_dir_opt: WeightsDir = None) -> None:
 
 
 @app.command()
+def metrics() -> None:
+    """List the metrics --metrics can name: built-in, and registered by other packages."""
+    for name in available_metrics():
+        try:
+            factory = get_metric_factory(name)
+            where = f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', repr(factory))}"
+        except ImportError as err:
+            where = f"fails to load: {err}"
+        typer.echo(f"{name:8s} {where}" + ("  (default)" if name in DEFAULT_METRICS else ""))
+    typer.echo(f"\nOther packages add metrics under the entry-point group {ENTRY_POINT_GROUP!r}.")
+
+
+@app.command()
 def run(
     generated: Annotated[Path, typer.Option(help="folder of generated videos (mp4 or frame folders)")],
     reference: Annotated[Path, typer.Option(help="folder of reference videos with the same names")],
     sources: Annotated[
         Path | None, typer.Option(help="source portraits <name>.png|jpg and audio <name>.wav")
     ] = None,
-    metrics: Annotated[
-        str, typer.Option(help="comma-separated subset of " + ",".join(ALL_METRICS))
-    ] = ",".join(ALL_METRICS),
+    metrics_opt: Annotated[
+        str,
+        typer.Option(
+            "--metrics", help="comma-separated metric names (`float-eval metrics` lists the registered ones)"
+        ),
+    ] = ",".join(DEFAULT_METRICS),
     out: Annotated[
         Path, typer.Option(help="JSON report; a Markdown table is written beside it (.md)")
     ] = Path("report.json"),
@@ -88,7 +106,7 @@ def run(
             generated=generated,
             reference=reference,
             sources=sources,
-            metrics=[m.strip() for m in metrics.split(",") if m.strip()],
+            metrics=[m.strip() for m in metrics_opt.split(",") if m.strip()],
             weights_dir=weights_dir_opt,
             device=device,
             fvd=ClipSampling(

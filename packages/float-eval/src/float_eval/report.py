@@ -9,8 +9,17 @@ from pydantic import BaseModel, Field
 
 __all__ = ["METRIC_COLUMNS", "PAPER_TABLE1", "Report", "VideoResult", "markdown_table"]
 
+# The columns of FLOAT's Table 1, always shown; other metrics' numbers follow them.
 METRIC_COLUMNS = ("fid", "fvd", "csim", "efid", "pfid", "lse_d", "lse_c")
-LOWER_IS_BETTER = {"fid", "fvd", "efid", "pfid", "lse_d"}
+LABELS = {
+    "fid": "FID↓",
+    "fvd": "FVD↓",
+    "csim": "CSIM↑",
+    "efid": "E-FID↓",
+    "pfid": "P-FID↓",
+    "lse_d": "LSE-D↓",
+    "lse_c": "LSE-C↑",
+}
 
 # FLOAT, Table 1 of the paper (HDTF, 512x512).
 PAPER_TABLE1: dict[str, float] = {
@@ -37,6 +46,8 @@ class VideoResult(BaseModel):
     fvd_clips_generated: int = 0
     fvd_clips_reference: int = 0
     frames_without_face: dict[str, int] = Field(default_factory=dict)
+    # Per-video values of metrics without a field above (e.g. registered ones), by report key.
+    scores: dict[str, float | None] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
     problems: list[str] = Field(default_factory=list)
 
@@ -49,6 +60,8 @@ class Report(BaseModel):
     problem_counts: dict[str, int]
     settings: dict[str, Any]
     random_weights: bool = False
+    # Direction of every aggregate key (True: higher is better), from each metric's ``higher_is_better``.
+    higher_is_better: dict[str, bool] = Field(default_factory=dict)
 
     def write_json(self, path: str | Path) -> None:
         Path(path).write_text(self.model_dump_json(indent=2))
@@ -61,19 +74,25 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
+def _label(report: Report, key: str) -> str:
+    if key in LABELS:
+        return LABELS[key]
+    direction = report.higher_is_better.get(key)
+    return key + ("" if direction is None else "↑" if direction else "↓")
+
+
 def markdown_table(report: Report, with_paper: bool = False) -> str:
     """Aggregate row (and the paper's FLOAT row), per-video rows, problems and settings, as Markdown."""
-    head = "| | FID↓ | FVD↓ | CSIM↑ | E-FID↓ | P-FID↓ | LSE-D↓ | LSE-C↑ |\n|---|" + "---|" * 7 + "\n"
+    columns = [*METRIC_COLUMNS, *(k for k in report.aggregate if k not in METRIC_COLUMNS)]
+    head = "| | " + " | ".join(_label(report, k) for k in columns) + " |\n|---|" + "---|" * len(columns)
     lines = ["# float-eval report", ""]
     if report.random_weights:
         lines += ["**Computed with random stand-in weights: these numbers are NOT metrics.**", ""]
-    lines.append(
-        head + "| this run | " + " | ".join(_fmt(report.aggregate.get(m)) for m in METRIC_COLUMNS) + " |"
-    )
+    lines.append(head + "\n| this run | " + " | ".join(_fmt(report.aggregate.get(m)) for m in columns) + " |")
     if with_paper:
         lines.append(
             "| FLOAT (paper, Table 1, HDTF) | "
-            + " | ".join(_fmt(PAPER_TABLE1[m]) for m in METRIC_COLUMNS)
+            + " | ".join(_fmt(PAPER_TABLE1.get(m)) for m in columns)
             + " |"
         )
     lines += [

@@ -72,7 +72,7 @@ def sync_embeddings(
     """SyncNet embeddings of every 5-frame stack and its 20-step MFCC window.
 
     Args:
-        model: anything with ``forward_lip`` / ``forward_aud`` like :class:`~float_eval.syncnet.SyncNet`.
+        model: anything with ``forward_lip`` / ``forward_aud`` like :class:`~float_eval.nets.syncnet.SyncNet`.
         faces: face crops [T, 3, 224, 224] as uint8 or floats in [0, 255], **RGB** (converted to the BGR order
             the reference reads with OpenCV).
         audio: 16 kHz mono audio (int16 or float in [-1, 1]) aligned with frame 0.

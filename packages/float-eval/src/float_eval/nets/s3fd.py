@@ -23,14 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .faces import Face, nms
+from ..ops.detection import decode_s3fd, nms, s3fd_priors
+from .faces import Face
 
-__all__ = ["S3FD", "S3FDNet", "decode_s3fd", "load_s3fd", "s3fd_priors"]
+__all__ = ["S3FD", "S3FD_WEIGHTS", "S3FDNet", "load_s3fd"]
 
-# Per-level prior sizes and strides (input pixels) of S3FD's six detection layers.
-MIN_SIZES = (16, 32, 64, 128, 256, 512)
-STEPS = (4, 8, 16, 32, 64, 128)
-VARIANCES = (0.1, 0.2)
+S3FD_WEIGHTS = "sfd_face.pth"
+
 # Means subtracted from the R, G, B channels (the reference's BGR means [104, 117, 123], reversed).
 RGB_MEANS = (123.0, 117.0, 104.0)
 
@@ -124,48 +123,6 @@ def load_s3fd(path: str | Path, device: str | torch.device = "cpu") -> S3FDNet:
     net = S3FDNet()
     net.load_state_dict(state, strict=True)
     return net.to(device).eval()
-
-
-def s3fd_priors(input_size: tuple[int, int], feature_sizes: list[tuple[int, int]]) -> np.ndarray:
-    """Prior boxes [P, 4] (cx, cy, w, h) as fractions of the network input (height, width), row-major."""
-    height, width = input_size
-    out = []
-    for (fh, fw), step, size in zip(feature_sizes, STEPS, MIN_SIZES, strict=True):
-        ys, xs = np.mgrid[:fh, :fw]
-        cx = (xs.reshape(-1) + 0.5) * step / width
-        cy = (ys.reshape(-1) + 0.5) * step / height
-        out.append(
-            np.stack([cx, cy, np.full_like(cx, size / width), np.full_like(cy, size / height)], axis=1)
-        )
-    return np.concatenate(out).astype(np.float64)
-
-
-def decode_s3fd(
-    loc: np.ndarray,
-    scores: np.ndarray,
-    priors: np.ndarray,
-    candidate_threshold: float = 0.05,
-    nms_threshold: float = 0.3,
-    nms_top_k: int = 5000,
-    keep_top_k: int = 750,
-) -> tuple[np.ndarray, np.ndarray]:
-    """SSD decoding and the first NMS of the reference's ``Detect``.
-
-    Args:
-        loc: [P, 4] offsets; scores: [P] face probabilities (after softmax); priors: [P, 4] from
-            :func:`s3fd_priors`.
-    Returns:
-        boxes [K, 4] (x1, y1, x2, y2 as fractions of the input) and scores [K], highest first.
-    """
-    centre = priors[:, :2] + loc[:, :2] * VARIANCES[0] * priors[:, 2:]
-    size = priors[:, 2:] * np.exp(loc[:, 2:] * VARIANCES[1])
-    boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=1)
-    pick = np.where(scores > candidate_threshold)[0]
-    if pick.size == 0:
-        return np.zeros((0, 4)), np.zeros(0)
-    pick = pick[np.argsort(-scores[pick], kind="stable")[:nms_top_k]]
-    keep = nms(boxes[pick], scores[pick], nms_threshold, pixel_offset=0.0)[:keep_top_k]
-    return boxes[pick][keep], scores[pick][keep]
 
 
 class S3FD:

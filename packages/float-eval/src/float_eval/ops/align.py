@@ -1,12 +1,24 @@
-"""5-point similarity alignment (insightface ``norm_crop``) and the affine warp it needs, in numpy/torch."""
+"""Face alignment from 5 keypoints, in numpy/torch/PIL.
+
+insightface's ``norm_crop`` (ArcFace, 112x112) with its affine warp, and Deep3DFaceRecon's ``align_img``
+(POS fit to the standard 3D landmarks, 224x224).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
-__all__ = ["ARCFACE_TEMPLATE", "norm_crop", "similarity_transform", "warp_affine"]
+__all__ = [
+    "ARCFACE_TEMPLATE",
+    "align_for_recon",
+    "norm_crop",
+    "pos_fit",
+    "similarity_transform",
+    "warp_affine",
+]
 
 # ArcFace 112x112 template: left eye, right eye, nose tip, left and right mouth corners (x, y) in pixels.
 ARCFACE_TEMPLATE = np.array(
@@ -76,3 +88,38 @@ def norm_crop(image: torch.Tensor, landmarks: np.ndarray, size: int = 112) -> to
     """Align a face to the ArcFace template: [3, H, W] image and [5, 2] landmarks -> [3, size, size]."""
     template = ARCFACE_TEMPLATE * (size / 112.0)
     return warp_affine(image, similarity_transform(landmarks, template), (size, size))
+
+
+def pos_fit(xp: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Scaled orthographic fit of 2D points ``xp`` [K, 2] to 3D points ``x`` [K, 3]: (translation, scale)."""
+    k = xp.shape[0]
+    a = np.zeros((2 * k, 8))
+    a[0::2, 0:3] = x
+    a[0::2, 3] = 1
+    a[1::2, 4:7] = x
+    a[1::2, 7] = 1
+    sol = np.linalg.lstsq(a, xp.reshape(-1), rcond=None)[0]
+    scale = (np.linalg.norm(sol[0:3]) + np.linalg.norm(sol[4:7])) / 2
+    return np.array([sol[3], sol[7]]), float(scale)
+
+
+def align_for_recon(
+    image: Image.Image,
+    landmarks: np.ndarray,
+    lm3d: np.ndarray,
+    target_size: int = 224,
+    rescale: float = 102.0,
+) -> torch.Tensor:
+    """Deep3DFaceRecon's ``align_img``: image, landmarks [5, 2] (top-left origin) -> [3, 224, 224], 0..1."""
+    w0, h0 = image.size
+    lm = np.asarray(landmarks, dtype=np.float64).copy()
+    lm[:, 1] = h0 - 1 - lm[:, 1]  # the reference fits in a bottom-left origin
+    t, s = pos_fit(lm, lm3d)
+    s = rescale / s
+    w, h = int(w0 * s), int(h0 * s)
+    if not 0 < max(w, h) <= 16384:
+        raise ValueError(f"implausible landmarks: aligning would resize the frame to {w}x{h}")
+    left = int(w / 2 - target_size / 2 + float((t[0] - w0 / 2) * s))
+    up = int(h / 2 - target_size / 2 + float((h0 / 2 - t[1]) * s))
+    crop = image.resize((w, h), resample=Image.BICUBIC).crop((left, up, left + target_size, up + target_size))
+    return torch.from_numpy(np.asarray(crop, dtype=np.float32) / 255.0).permute(2, 0, 1)

@@ -11,7 +11,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["SyncNet", "load_syncnet"]
+__all__ = ["SYNCNET_WEIGHTS", "SyncNet", "load_syncnet"]
+
+SYNCNET_WEIGHTS = "syncnet_v2.model"
 
 
 def _bn_relu2d(channels: int) -> list[nn.Module]:

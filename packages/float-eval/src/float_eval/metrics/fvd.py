@@ -1,4 +1,4 @@
-"""FVD with StyleGAN-V's ``fvd2048_16f`` detector: the tf.hub Kinetics-400 I3D as TorchScript.
+"""FVD with StyleGAN-V's ``fvd2048_16f`` detector: the tf.hub Kinetics-400 I3D (:mod:`float_eval.nets.i3d`).
 
 Clips of ``clip_length`` frames (every ``frame_stride``-th frame) are cut from each video starting at 0,
 ``clip_hop``, ``2 * clip_hop``, ... (at most ``max_clips_per_video``), fed as uint8 [B, 3, T, H, W] with
@@ -10,48 +10,21 @@ biased one (divide by N).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-from pydantic import BaseModel, Field
 
+from ..nets.i3d import FVD_WEIGHTS, load_i3d
+from ..ops.clips import ClipSampling, clip_starts
+from ..weights import resolve_weight
 from .frechet import FrechetMetric
-from .weights import resolve_weight
 
-__all__ = ["FVD", "FVD_WEIGHTS", "ClipSampling", "clip_starts", "load_i3d"]
+if TYPE_CHECKING:
+    from ..config import EvalConfig
+    from ..pair import VideoPair
+    from ..resources import Resources
 
-FVD_WEIGHTS = "i3d_torchscript.pt"
-
-
-class ClipSampling(BaseModel):
-    """How clips are cut from videos (all reported beside every FVD)."""
-
-    clip_length: int = Field(16, ge=1, description="frames per clip (fvd2048_16f: 16)")
-    frame_stride: int = Field(1, ge=1, description="take every n-th frame inside a clip")
-    clip_hop: int | None = Field(None, ge=1, description="frames between clip starts (default: clip span)")
-    max_clips_per_video: int | None = Field(None, ge=1, description="cap per video (default: all)")
-    min_clips: int = Field(
-        400,
-        ge=2,
-        description="refuse fewer clips per side (400-d features need >= 400 for a full-rank covariance)",
-    )
-
-    @property
-    def span(self) -> int:
-        return (self.clip_length - 1) * self.frame_stride + 1
-
-
-def clip_starts(num_frames: int, sampling: ClipSampling) -> list[int]:
-    """First frame of each clip of a ``num_frames``-frame video; empty when the video is too short."""
-    hop = sampling.clip_hop or sampling.span
-    starts = list(range(0, num_frames - sampling.span + 1, hop))
-    if sampling.max_clips_per_video is not None:
-        starts = starts[: sampling.max_clips_per_video]
-    return starts
-
-
-def load_i3d(path: str | Path, device: str | torch.device = "cpu") -> torch.jit.ScriptModule:
-    """Load StyleGAN-V's ``i3d_torchscript.pt`` (call: ``net(x, rescale=, resize=, return_features=)``)."""
-    return torch.jit.load(str(path), map_location=device).eval()
+__all__ = ["FVD", "FVDMetric"]
 
 
 class FVD(FrechetMetric):
@@ -135,3 +108,48 @@ class FVD(FrechetMetric):
             "clips_reference": self.real.count,
             "clips_generated": self.fake.count,
         }
+
+
+class FVDMetric:
+    """``fvd``: :class:`FVD` over the clips of every generated video against those of every reference video.
+
+    A video shorter than one clip is a reported problem (``too short for fvd``); the per-video clip counts go
+    into ``fvd_clips_generated`` / ``fvd_clips_reference``. Stand-ins: ``i3d`` and its ``fvd_feature_dim``.
+    """
+
+    name = "fvd"
+    higher_is_better = False
+    weights = (FVD_WEIGHTS,)
+    fvd: FVD
+
+    def __init__(self, config: EvalConfig) -> None:
+        self.config = config
+
+    def setup(self, resources: Resources) -> None:
+        i3d = resources.shared("i3d", lambda: load_i3d(resources.weight(FVD_WEIGHTS), resources.device))
+        dim = resources.components.get("fvd_feature_dim", 400)
+        self.fvd = FVD(i3d, sampling=self.config.fvd, device=resources.device, feature_dim=dim)
+        self.fvd.weights_sha256 = resources.weights_sha256.get(FVD_WEIGHTS)
+
+    def update(self, pair: VideoPair) -> None:
+        span = self.config.fvd.span
+        for side in ("generated", "reference"):
+            frames = pair.frames(side)
+            if frames.shape[0] < span:
+                pair.problem(
+                    f"fvd: {side} has {frames.shape[0]} frames, shorter than {span}",
+                    count_as="too short for fvd",
+                )
+                continue
+            feats = self.fvd.features(frames)
+            self.fvd.update_features(feats, real=side == "reference")
+            setattr(pair.result, f"fvd_clips_{side}", feats.shape[0])
+
+    def compute(self) -> float:
+        return self.fvd.compute()
+
+    def reset(self) -> None:
+        self.fvd.reset()
+
+    def settings(self) -> dict[str, object]:
+        return self.fvd.settings()

@@ -15,10 +15,7 @@ from unittest import mock
 import torch
 from pytorch_fid import inception as pfi
 
-from .frechet import FrechetMetric
-from .weights import resolve_weight
-
-__all__ = ["FID", "FID_WEIGHTS", "build_fid_inception", "fid_inception_state_keys"]
+__all__ = ["FID_WEIGHTS", "build_fid_inception", "fid_inception_state_keys"]
 
 FID_WEIGHTS = "pt_inception-2015-12-05-6726825d.pth"
 
@@ -74,60 +71,3 @@ def build_fid_inception(
             use_fid_inception=True,
         )
     return net.eval()
-
-
-class FID(FrechetMetric):
-    """Fréchet Inception Distance over frames, streaming (pytorch-fid 0.3.0 features and formula).
-
-    ``update(frames, real)`` takes frames [N, 3, H, W] as floats in [0, 1] (what pytorch-fid's ``ToTensor``
-    gives for RGB images) or uint8 in [0, 255]. Statistics are float64 with ``np.cov``'s unbiased covariance.
-
-    Args:
-        network: an InceptionV3 from :func:`build_fid_inception`; by default built from the weights folder.
-        weights_dir: folder holding ``pt_inception-2015-12-05-6726825d.pth`` (default $FLOAT_EVAL_WEIGHTS).
-        verify: False accepts a weights file whose sha256 differs from the manifest.
-        device: where the network runs (default: CUDA when present).
-        batch_size: frames per forward pass.
-        feature_dim: 2048 for pytorch-fid's pool3; other values only for stand-in networks in tests.
-    """
-
-    def __init__(
-        self,
-        network: torch.nn.Module | None = None,
-        weights_dir: str | Path | None = None,
-        device: str | torch.device | None = None,
-        batch_size: int = 50,
-        feature_dim: int = 2048,
-        verify: bool = True,
-    ) -> None:
-        super().__init__(dim=feature_dim, ddof=1)
-        self.weights_sha256: str | None = None
-        if network is None:
-            path, self.weights_sha256 = resolve_weight(FID_WEIGHTS, weights_dir, verify=verify)
-            network = build_fid_inception(path)
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.network = network.to(self.device).eval()
-        self.batch_size = batch_size
-
-    @torch.no_grad()
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pool3 features [N, 2048] (float32, on CPU) of frames [N, 3, H, W]."""
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"frames must have shape [N, 3, H, W], got {list(x.shape)}")
-        if x.dtype == torch.uint8:
-            x = x.float() / 255.0
-        out = []
-        for start in range(0, x.shape[0], self.batch_size):
-            batch = x[start : start + self.batch_size].to(self.device, torch.float32)
-            out.append(self.network(batch)[0].squeeze(3).squeeze(2).cpu())
-        return torch.cat(out) if out else torch.zeros(0, self.dim)
-
-    def settings(self) -> dict[str, object]:
-        return {
-            "backbone": "pytorch-fid 0.3.0 InceptionV3 pool3 (2048-d)",
-            "weights": FID_WEIGHTS,
-            "weights_sha256": self.weights_sha256,
-            "resize": "F.interpolate to 299x299, bilinear, align_corners=False",
-            "input_range": "[0,1] -> 2x-1",
-            "covariance": "unbiased (ddof=1)",
-        }

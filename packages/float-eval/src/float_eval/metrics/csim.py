@@ -1,0 +1,170 @@
+"""CSIM: ArcFace cosine similarity between the source portrait and every generated frame.
+
+Each face is aligned to the 112x112 ArcFace template from its 5 keypoints, normalised as insightface's
+``ArcFaceONNX`` does (RGB, ``(x - 127.5) / 127.5``) and embedded; CSIM of a video is the mean cosine over its
+frames with a face, and frames without a face are counted, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..nets.arcface import ARCFACE_WEIGHTS, ArcFaceONNX
+from ..nets.faces import Face, FaceDetector
+from ..nets.scrfd import SCRFD_WEIGHTS
+from ..ops.align import norm_crop
+from .shared import scrfd
+
+if TYPE_CHECKING:
+    from ..config import EvalConfig
+    from ..pair import VideoPair
+    from ..resources import Resources
+
+__all__ = ["CSIM", "CSIMMetric", "CSIMResult", "aligned_faces"]
+
+Embedder = Callable[[torch.Tensor], torch.Tensor]
+
+
+def aligned_faces(
+    frames: torch.Tensor, detector: FaceDetector, detections: Sequence[list[Face]] | None = None
+) -> tuple[torch.Tensor, list[int]]:
+    """Align the best face of every frame.
+
+    Args:
+        frames: [T, 3, H, W] uint8 RGB.
+        detections: ``detector``'s faces of each of the T frames when already known (else detected here).
+    Returns:
+        (faces [K, 3, 112, 112] float in [0, 255], indices of the T - K frames with no face or no keypoints).
+    """
+    crops, missing = [], []
+    for t in range(frames.shape[0]):
+        found = detector.detect(frames[t].permute(1, 2, 0).numpy()) if detections is None else detections[t]
+        if not found or found[0].kps is None:
+            missing.append(t)
+            continue
+        crops.append(norm_crop(frames[t].float(), found[0].kps))
+    faces = torch.stack(crops) if crops else torch.zeros(0, 3, 112, 112)
+    return faces, missing
+
+
+@dataclass(frozen=True)
+class CSIMResult:
+    """CSIM of one video: mean cosine over ``frames_scored`` frames, and frames without a face."""
+
+    csim: float | None
+    frames_scored: int
+    frames_without_face: int
+
+
+class CSIM:
+    """Streaming CSIM over videos: ``update(source, frames)`` per video, ``compute()`` = mean over videos.
+
+    Args:
+        embedder: aligned faces [N, 3, 112, 112] (RGB, 0..255) -> [N, D], e.g. :class:`ArcFaceONNX`.
+        detector: a :class:`~float_eval.nets.faces.FaceDetector` giving 5 keypoints.
+        batch_size: faces per embedder call.
+    """
+
+    def __init__(self, embedder: Embedder, detector: FaceDetector, batch_size: int = 64) -> None:
+        self.embedder = embedder
+        self.detector = detector
+        self.batch_size = batch_size
+        self.reset()
+
+    def reset(self) -> None:
+        self.per_video: list[CSIMResult] = []
+
+    def _embed(self, faces: torch.Tensor) -> torch.Tensor:
+        out = [
+            self.embedder(faces[i : i + self.batch_size]) for i in range(0, faces.shape[0], self.batch_size)
+        ]
+        return torch.cat(out).double()
+
+    @torch.no_grad()
+    def score(
+        self, source: torch.Tensor, frames: torch.Tensor, detections: Sequence[list[Face]] | None = None
+    ) -> CSIMResult:
+        """CSIM of one video. ``source`` [3, H, W] and ``frames`` [T, 3, H, W], uint8 RGB.
+
+        ``detections``: the detector's faces of each frame when already known (see :func:`aligned_faces`).
+        """
+        src_faces, src_missing = aligned_faces(source[None], self.detector)
+        if src_missing:
+            raise ValueError("no face with keypoints found in the source portrait: CSIM needs one")
+        faces, missing = aligned_faces(frames, self.detector, detections)
+        if faces.shape[0] == 0:
+            return CSIMResult(csim=None, frames_scored=0, frames_without_face=len(missing))
+        ref = self._embed(src_faces)
+        emb = self._embed(faces)
+        cos = F.cosine_similarity(emb, ref.expand_as(emb), dim=1)
+        return CSIMResult(
+            csim=float(cos.mean()), frames_scored=int(faces.shape[0]), frames_without_face=len(missing)
+        )
+
+    def update(
+        self, source: torch.Tensor, frames: torch.Tensor, detections: Sequence[list[Face]] | None = None
+    ) -> CSIMResult:
+        result = self.score(source, frames, detections)
+        self.per_video.append(result)
+        return result
+
+    def compute(self) -> float:
+        scored = [r.csim for r in self.per_video if r.csim is not None]
+        if not scored:
+            raise ValueError("CSIM: no video had a frame with a face")
+        return float(np.mean(scored))
+
+
+class CSIMMetric:
+    """``csim``: :class:`CSIM` of every generated video against its source portrait; mean over videos.
+
+    The portrait is ``sources/<name>.png|jpg``, else the first reference frame (noted per video). Stand-ins:
+    ``arcface`` (aligned faces [N, 3, 112, 112] -> [N, D]) and ``detector`` (SCRFD, shared with E-FID/P-FID).
+    """
+
+    name = "csim"
+    higher_is_better = True
+    weights = (SCRFD_WEIGHTS, ARCFACE_WEIGHTS)
+    csim: CSIM
+
+    def __init__(self, config: EvalConfig) -> None:
+        self.config = config
+
+    def setup(self, resources: Resources) -> None:
+        detector = scrfd(resources)
+        arcface = resources.shared("arcface", lambda: ArcFaceONNX(resources.weight(ARCFACE_WEIGHTS)))
+        self.csim = CSIM(arcface, detector)
+
+    def update(self, pair: VideoPair) -> None:
+        source, where = pair.source_image()
+        pair.note(f"csim source: {where}")
+        try:
+            res = self.csim.update(source, pair.generated, pair.faces("generated", self.csim.detector))
+        except ValueError as err:
+            pair.problem(f"csim: {err}", count_as="no face in source (csim)")
+            return
+        pair.result.csim = res.csim
+        pair.result.frames_without_face["csim"] = res.frames_without_face
+        if res.csim is None:
+            pair.problem("csim: no face in any generated frame", count_as="no face (csim)")
+
+    def compute(self) -> float | None:
+        scored = [r.csim for r in self.csim.per_video if r.csim is not None]
+        return float(np.mean(scored)) if scored else None
+
+    def reset(self) -> None:
+        self.csim.reset()
+
+    def settings(self) -> dict[str, object]:
+        return {
+            "backbone": "ArcFace (ONNX Runtime)",
+            "alignment": "5-point similarity to 112x112 template",
+            "source": "sources/<name>.png|jpg, else first reference frame",
+            "pooling": "mean over frames, then videos",
+        }
