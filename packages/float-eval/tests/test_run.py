@@ -5,36 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-from scipy.io import wavfile
 
 from float_eval import ClipSampling, Components, EvalConfig, WeightsError, evaluate
 from float_eval.nets import Face
 from float_eval.ops import ARCFACE_TEMPLATE
 from float_eval.video import read_audio, read_video
-
-
-def _write_mp4(path: Path, frames: np.ndarray, fps: int) -> None:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        for f in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-
-
-def _frames(n: int, seed: int, dark: tuple[int, ...] = ()) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    base = rng.integers(60, 200, (1, 32, 32, 3))
-    frames = np.clip(base + rng.integers(-30, 30, (n, 32, 32, 3)), 0, 255).astype(np.uint8)
-    frames[list(dark)] = 0
-    return frames
 
 
 class _Detector:
@@ -98,27 +76,6 @@ def _components() -> Components:
     )
 
 
-@pytest.fixture
-def folders(tmp_path: Path) -> tuple[Path, Path, Path]:
-    gen, ref, src = tmp_path / "gen", tmp_path / "ref", tmp_path / "src"
-    for d in (gen, ref, src):
-        d.mkdir()
-    _write_mp4(gen / "a.mp4", _frames(40, 1), 25)
-    _write_mp4(ref / "a.mp4", _frames(40, 2), 25)
-    (gen / "b").mkdir()  # a frame folder: 12 frames (too short for FVD), 2 without a face
-    for i, f in enumerate(_frames(12, 3, dark=(4, 5))):
-        Image.fromarray(f).save(gen / "b" / f"{i:04d}.png")
-    _write_mp4(ref / "b.mp4", _frames(40, 4), 25)
-    _write_mp4(gen / "c.mp4", _frames(36, 5), 30)
-    _write_mp4(ref / "c.mp4", _frames(30, 6), 25)
-    _write_mp4(ref / "d.mp4", _frames(20, 7), 25)
-    Image.fromarray(_frames(1, 1)[0]).save(src / "a.png")
-    rng = np.random.default_rng(0)
-    for name in "abc":
-        wavfile.write(src / f"{name}.wav", 16000, (rng.normal(size=16000 * 2) * 3000).astype(np.int16))
-    return gen, ref, src
-
-
 def test_evaluate_reports_every_video_problem_and_setting(
     folders: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
@@ -161,6 +118,34 @@ def test_evaluate_reports_every_video_problem_and_setting(
     assert data["random_weights"] is True and data["settings"]["run"]["metrics"][0] == "fid"
     md = (tmp_path / "report.md").read_text()
     assert "NOT metrics" in md and "FLOAT (paper, Table 1, HDTF) | 21.100 | 162.052" in md
+
+
+def test_metrics_sharing_a_detector_detect_each_frame_once(folders: tuple[Path, Path, Path]) -> None:
+    gen, ref, src = folders
+    calls = 0
+
+    class Counting(_Detector):
+        def detect(self, image: np.ndarray) -> list[Face]:
+            nonlocal calls
+            calls += 1
+            return super().detect(image)
+
+    components = _components()
+    stand_ins = {**components, "detector": Counting()}
+    config = EvalConfig(generated=gen, reference=ref, sources=src, metrics=["csim", "efid", "pfid"])
+    report = evaluate(config, Components(random_weights=True, **stand_ins), progress=False)
+    frames = sum((v.frames_generated or 0) + (v.frames_reference or 0) for v in report.per_video)
+    assert frames == 82 + 110
+    # CSIM, E-FID and P-FID share one detection per frame and side, plus one per source portrait (CSIM).
+    assert calls == frames + 3
+    by_name = {v.name: v for v in report.per_video}
+    assert by_name["b"].frames_without_face == {
+        "csim": 2,
+        "efid_generated": 2,
+        "efid_reference": 0,
+        "pfid_generated": 2,
+        "pfid_reference": 0,
+    }
 
 
 def test_config_rejects_unknown_metric(tmp_path: Path) -> None:
