@@ -42,6 +42,34 @@ def _aggregate(metric: VideoMetric, problems: Counter[str]) -> dict[str, float |
     return {key: None if v is None else float(v) for key, v in values.items()}
 
 
+def _report(
+    config: EvalConfig,
+    metrics: list[VideoMetric],
+    resources: Resources,
+    results: list[VideoResult],
+    problems: Counter[str],
+) -> Report:
+    """Every metric's numbers, direction and settings, beside the run's settings and the weights it read."""
+    report = Report(
+        aggregate={},
+        per_video=results,
+        problem_counts={},
+        settings={
+            "run": config.model_dump(mode="json"),
+            "weights_sha256": dict(resources.weights_sha256),
+            "weights_unverified": list(resources.weights_unverified),
+        },
+        random_weights=resources.random_weights,
+    )
+    for metric in metrics:
+        report.aggregate.update(_aggregate(metric, problems))
+        report.settings[metric.name] = metric.settings()
+        hib = metric.higher_is_better
+        report.higher_is_better.update(hib if isinstance(hib, Mapping) else {metric.name: bool(hib)})
+    report.problem_counts = dict(problems)
+    return report
+
+
 def evaluate(config: EvalConfig, components: Components | None = None, progress: bool = True) -> Report:
     """Score every generated video that has a reference of the same name with ``config.metrics``.
 
@@ -62,21 +90,4 @@ def evaluate(config: EvalConfig, components: Components | None = None, progress:
         for metric in metrics:
             metric.update(pair)
         pair.count_faceless_frames()
-    report = Report(
-        aggregate={},
-        per_video=results,
-        problem_counts={},
-        settings={
-            "run": config.model_dump(mode="json"),
-            "weights_sha256": dict(resources.weights_sha256),
-            "weights_unverified": list(resources.weights_unverified),
-        },
-        random_weights=resources.random_weights,
-    )
-    for metric in metrics:
-        report.aggregate.update(_aggregate(metric, problems))
-        report.settings[metric.name] = metric.settings()
-        hib = metric.higher_is_better
-        report.higher_is_better.update(hib if isinstance(hib, Mapping) else {metric.name: bool(hib)})
-    report.problem_counts = dict(problems)
-    return report
+    return _report(config, metrics, resources, results, problems)
