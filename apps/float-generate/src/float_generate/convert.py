@@ -35,7 +35,7 @@ from float_generate.bundle import (
     Wav2Vec2AudioSpec,
     save_bundle,
 )
-from float_motion_ae import LICENSE_NOTICE
+from float_motion_ae import OFFICIAL_LICENSE_NOTICE as LICENSE_NOTICE
 from float_motion_ae import convert_official as convert_motion_ae
 
 OFFICIAL_NUM_TENSORS = 274
