@@ -32,9 +32,27 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from float_motion_ae import ALLOCATOR_SETTING, MotionAutoEncoder, channels_last, tune_cpu_allocator
+from float_motion_ae import (
+    ALLOCATOR_SETTING,
+    ChannelsLastRenderer,
+    FusedRenderer,
+    MotionAutoEncoder,
+    ReferenceRenderer,
+    Renderer,
+    default_renderer,
+    tune_cpu_allocator,
+)
 from float_motion_ae.decoder import ModulatedConv2d, StyledConv, Synthesis, ToFlow, ToRGB
-from float_motion_ae.fused import default_kernels
+from float_motion_ae.renderers import channels_last
+
+# The decoder routes timed below, by the names the rows print.
+RENDERERS: dict[str, Renderer] = {
+    "reference": ReferenceRenderer(),
+    "fused": FusedRenderer(),
+    "winograd": FusedRenderer(winograd=True),
+    "channels_last": ChannelsLastRenderer(),
+    "auto": default_renderer(),
+}
 
 
 # ------------------------------------------------------------------------------------ official-style baseline
@@ -233,18 +251,19 @@ def main() -> None:
             maps = prepared if kernels in ("auto", "channels_last") else feats
 
             def run() -> torch.Tensor:
-                model.set_decoder_kernels(kernels)  # type: ignore[arg-type]
+                model.set_renderer(RENDERERS[kernels])
                 return model.decode(enc.identity, motions[:batch], maps)
 
             return run
 
+        default_name = type(RENDERERS["auto"]).__name__.removesuffix("Renderer")
         variants = [
             ("ours, reference kernels, batch 1", "reference", ours_with("reference"), 1),
             ("ours, fused NCHW (exact), batch 1", "fused", ours_with("fused"), 1),
             ("ours, fused NCHW + Winograd", "winograd", ours_with("winograd"), 1),
             ("ours, channels_last", "channels_last", ours_with("channels_last"), 1),
             (
-                f"ours, default ({default_kernels()}), batch {args.batch}",
+                f"ours, default ({default_name}), batch {args.batch}",
                 "batch",
                 ours_with("auto", args.batch),
                 args.batch,
@@ -256,7 +275,7 @@ def main() -> None:
 
             def ours16(kernels: str) -> Callable[[], torch.Tensor]:
                 def run() -> torch.Tensor:
-                    model16.set_decoder_kernels(kernels)  # type: ignore[arg-type]
+                    model16.set_renderer(RENDERERS[kernels])
                     return model16.decode(identity16, motion16, prepared16)
 
                 return run
@@ -301,7 +320,7 @@ def main() -> None:
                 start = time.perf_counter()
                 fn()
                 samples[key].append((time.perf_counter() - start) / n)
-        model.set_decoder_kernels("auto")
+        model.set_renderer(RENDERERS["auto"])
         t_base = min(samples["base"])
         rows: list[tuple[str, float, float, float]] = []
         if t_default is not None:

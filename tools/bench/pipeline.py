@@ -199,7 +199,7 @@ def child_memory(bundle: Path, seconds: float, dtype: str, decode_batch: int) ->
 
     with tempfile.TemporaryDirectory() as folder:
         audio = make_speech(Path(folder) / "speech.wav", seconds)
-        pipeline = Pipeline.from_pretrained(bundle, dtype=dtype, progress=False)
+        pipeline = Pipeline.from_pretrained(bundle, dtype=dtype, progress=False, tune_allocator=True)
         loaded_mib = peak_rss_mib()
         reset = reset_peak_rss()
         _, _, frames = run_ours(pipeline, audio, Path(folder) / "out.mp4", decode_batch)

@@ -43,15 +43,9 @@ import torch.nn.functional as F
 
 from float_audio import AudioProjection
 from float_flow import FlowMatchingTransformer, LossConfig, WindowConditions, flow_matching_loss
-from float_motion_ae import (
-    ALLOCATOR_SETTING,
-    LossWeights,
-    MotionAELoss,
-    MotionAutoEncoder,
-    PerceptualLoss,
-    tune_cpu_allocator,
-)
+from float_motion_ae import ALLOCATOR_SETTING, MotionAutoEncoder, default_renderer, tune_cpu_allocator
 from float_motion_ae.layers import FusedLeakyReLU
+from float_motion_ae.training import LossWeights, MotionAELoss, PerceptualLoss
 
 PAPER_AE = {"size": 512}
 SMALL_AE = {"size": 64, "latent_dim": 64, "motion_dim": 8, "channel_base": 1024, "channel_max": 32}
@@ -87,7 +81,8 @@ def ae_step(
     torch.manual_seed(0)
     model = MotionAutoEncoder(**config).train()
     if activations:
-        model.set_batch_strategy("activations")  # proof.train's setting (float-train keeps "auto")
+        # proof.train's setting (float-train keeps "auto")
+        model.set_renderer(default_renderer(batch="activations"))
     if decoder_only:
         model.freeze_motion()
     size = model.config.size

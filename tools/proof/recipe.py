@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from float_flow import LossConfig, TransformerConfig
 from float_generate.bundle import GenerationDefaults, LogMelAudioSpec
-from float_motion_ae import MotionAEConfig, PairAugment
+from float_motion_ae import MotionAEConfig
+from float_motion_ae.training import PairAugment
 
 __all__ = ["AERecipe", "FMTRecipe", "RecipeError", "load_recipe"]
 

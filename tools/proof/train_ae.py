@@ -17,13 +17,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from float_motion_ae import (
-    MotionAutoEncoder,
-    augment_pair,
-    coefficient_scale,
-    mouth_band_mask,
-    rescale_latents,
-)
+from float_motion_ae import MotionAutoEncoder, default_renderer
+from float_motion_ae.training import augment_pair, coefficient_scale, mouth_band_mask, rescale_latents
 from proof.data import VideoFrames, concat_splits, load_split, to_model
 from proof.measure import psnr
 from proof.recipe import AERecipe, OptimSection
@@ -94,7 +89,8 @@ def _build(
 ) -> tuple[MotionAutoEncoder, torch.optim.Optimizer]:
     torch.manual_seed(seed)
     model = MotionAutoEncoder(**recipe.model.model_dump())
-    model.set_batch_strategy("activations")  # one dense conv per layer: much faster for training on CPU
+    # One dense conv per layer: much faster for training on CPU.
+    model.set_renderer(default_renderer(batch="activations"))
     if recipe.init_from is not None:
         # A second phase (e.g. a lower learning rate) continues from an earlier run's weights.
         folder = recipe.init_from
@@ -196,7 +192,7 @@ def train_ae(recipe: AERecipe, run_dir: Path, log: Callable[[str], None] = print
     metrics.close()
     stop.restore()
     model.cpu().eval()
-    model.set_batch_strategy("auto")
+    model.set_renderer(default_renderer())
     factor = 1.0
     if recipe.coeff_std is not None:
         sample = to_model(train.frames[:: max(1, len(train.frames) // 2048)])

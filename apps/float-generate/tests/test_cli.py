@@ -22,13 +22,20 @@ def invoke(*args: str | Path) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_generates_a_video(tiny_bundle: Path, portrait_png: Path, speech_wav: Path, tmp_path: Path) -> None:
+def test_generates_a_video(
+    tiny_bundle: Path, portrait_png: Path, speech_wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import float_generate.pipeline as pipeline_module
+
+    tuned: list[int] = []  # the CLI opts in to the malloc tuning (the library never does on its own)
+    monkeypatch.setattr(pipeline_module, "tune_cpu_allocator", lambda: tuned.append(1) or True)
     out = tmp_path / "clip.mp4"
     code, output = invoke(
         "--image", portrait_png, "--audio", speech_wav, "--out", out, "--checkpoint", tiny_bundle,
         "--emotion", "happy", "--steps", "2", "--seed", "1", "--quiet",
     )  # fmt: skip
     assert code == 0, output
+    assert tuned == [1]
     assert f"{wav_frames(speech_wav)} frames" in output
     frames, has_audio, _ = read_video(out)
     assert frames.shape[0] == wav_frames(speech_wav) and has_audio

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from float_generate import read_manifest
-from float_generate.convert import ConversionError, app, check_coverage
+from float_generate.convert import LICENSE_NOTICE, ConversionError, app, check_coverage
 
 # Keys and shapes of the 274 tensors of the official float.pth (copy of the design manifest; no weights).
 MANIFEST = Path(__file__).parent / "fixtures" / "official_float_pth.json"
@@ -47,6 +47,7 @@ def test_converts_all_274_tensors_into_a_bundle(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, [str(checkpoint), str(out), "--audio-backbone", "/models/wav2vec2"])
     assert result.exit_code == 0, result.output
     assert "274/274" in result.output and "CC BY-NC" in result.output
+    assert result.output.count(LICENSE_NOTICE) == 1  # stated once, not again by each package converter
     manifest = read_manifest(out)
     assert manifest.license == "cc-by-nc-nd-4.0" and manifest.resolution == 512
     assert manifest.audio.kind == "wav2vec2" and manifest.audio.backbone == "/models/wav2vec2"

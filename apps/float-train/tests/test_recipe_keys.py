@@ -11,7 +11,8 @@ import pytest
 import torch
 import yaml
 
-from float_motion_ae import MotionAutoEncoder, coefficient_scale
+from float_motion_ae import MotionAutoEncoder
+from float_motion_ae.training import coefficient_scale
 from float_train.ae import AETrainer, guard_action
 from float_train.checkpoint import MARKER, complete_checkpoints, latest_checkpoint
 from float_train.config import ConfigError, load_config

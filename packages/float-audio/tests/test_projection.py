@@ -9,9 +9,9 @@ import torch
 from float_audio import (
     OFFICIAL_PROJECTION_PREFIX,
     AudioProjection,
-    OfficialWeightsLicenceWarning,
-    convert_official_projection,
-    projection_from_official,
+    OfficialLicenseWarning,
+    convert_official,
+    load_official,
 )
 
 
@@ -55,8 +55,8 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
 
 def test_official_projection_converts_exactly() -> None:
     state = _official_state_dict()
-    with pytest.warns(OfficialWeightsLicenceWarning, match="CC BY-NC"):
-        projection = projection_from_official(state)
+    with pytest.warns(OfficialLicenseWarning, match="CC BY-NC"):
+        projection = convert_official(state)
     assert (projection.in_dim, projection.out_dim) == (9216, 512)
     torch.testing.assert_close(projection.linear.weight, state[f"{OFFICIAL_PROJECTION_PREFIX}0.weight"])
     torch.testing.assert_close(projection.norm.bias, state[f"{OFFICIAL_PROJECTION_PREFIX}1.bias"])
@@ -71,23 +71,26 @@ def test_official_projection_converts_exactly() -> None:
 def test_official_projection_from_file(tmp_path: Path) -> None:
     path = tmp_path / "float.pth"
     torch.save(_official_state_dict(), path)
-    with pytest.warns(OfficialWeightsLicenceWarning):
-        projection = projection_from_official(path)
+    with pytest.warns(OfficialLicenseWarning):
+        projection = load_official(path)
     assert projection.linear.weight.shape == (512, 9216)
     with pytest.raises(FileNotFoundError, match=r"missing\.pth"):
-        projection_from_official(tmp_path / "missing.pth")
+        load_official(tmp_path / "missing.pth")
 
 
 def test_converter_is_strict() -> None:
     state = _official_state_dict()
     missing = {k: v for k, v in state.items() if not k.endswith("1.bias")}
     with pytest.raises(KeyError, match=r"missing \['audio_encoder.audio_projection.1.bias'\]"):
-        convert_official_projection(missing)
+        convert_official(missing)
     extra = {**state, f"{OFFICIAL_PROJECTION_PREFIX}2.weight": torch.zeros(1)}
     with pytest.raises(KeyError, match=r"unexpected \['audio_encoder.audio_projection.2.weight'\]"):
-        convert_official_projection(extra)
+        convert_official(extra)
     wrong = {**state, f"{OFFICIAL_PROJECTION_PREFIX}0.weight": torch.zeros(512, 768)}
     with pytest.raises(ValueError, match=r"0.weight: expected \[512, 9216\], found \[512, 768\]"):
-        convert_official_projection(wrong)
-    converted = convert_official_projection(state)
-    assert sorted(converted) == ["linear.bias", "linear.weight", "norm.bias", "norm.weight"]
+        convert_official(wrong)
+    with pytest.warns(OfficialLicenseWarning):
+        converted = convert_official(state)
+    assert sorted(converted.state_dict()) == ["linear.bias", "linear.weight", "norm.bias", "norm.weight"]
+    with pytest.raises(TypeError, match="load_official"):
+        convert_official("float.pth")  # type: ignore[arg-type]

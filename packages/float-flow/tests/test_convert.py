@@ -10,10 +10,12 @@ import torch
 
 from float_flow import (
     FlowMatchingTransformer,
+    OfficialLicenseWarning,
     TransformerConfig,
     WindowConditions,
     band_mask,
     convert_official,
+    load_official,
     official_shapes,
 )
 
@@ -56,7 +58,7 @@ def test_synthetic_float_pth_converts_with_all_93_tensors(official_state: dict[s
     state = official_state
     fmt_keys = [k for k in state if k.startswith("fmt.")]
     assert len(fmt_keys) == 93
-    with pytest.warns(UserWarning, match="CC BY-NC-ND"):
+    with pytest.warns(OfficialLicenseWarning, match="CC BY-NC-ND"):
         model = convert_official(state)
     assert model.config.dim_motion == 512 and model.config.depth == 8 and model.config.num_frames == 50
     ours = model.state_dict()
@@ -92,12 +94,10 @@ def test_conversion_is_an_exact_mapping_of_our_own_names(
     official_like["motion_autoencoder.enc.fc.0.weight"] = torch.zeros(2, 2)
     path = tmp_path / "float.pth"
     torch.save(official_like, path)
-    converted = convert_official(
-        path,
-        num_heads=tiny_config["num_heads"],
-        attention_window=tiny_config["attention_window"],
-        warn_licence=False,
-    )
+    with pytest.warns(OfficialLicenseWarning):
+        converted = load_official(
+            path, num_heads=tiny_config["num_heads"], attention_window=tiny_config["attention_window"]
+        )
     # L' is not visible in the shapes; the converter assumes the official 10, so rebuild ours to compare.
     assert converted.config.num_tokens == tiny_model.config.num_tokens
     reference = FlowMatchingTransformer(**{**tiny_config, "num_frames": 6, "num_prev_frames": 10})
@@ -118,16 +118,18 @@ def test_missing_or_misshapen_tensors_are_refused(official_state: dict[str, torc
     state = dict(official_state)
     del state["fmt.blocks.3.attn.proj.bias"]
     with pytest.raises(KeyError, match=r"missing \['fmt.blocks.3.attn.proj.bias'\]"):
-        convert_official(state, warn_licence=False)
+        convert_official(state)
     state = dict(official_state)
     state["fmt.decoder.linear.bias"] = torch.zeros(511)
     with pytest.raises(ValueError, match=r"fmt.decoder.linear.bias has shape \(511,\)"):
-        convert_official(state, warn_licence=False)
+        convert_official(state)
     state = dict(official_state)
     state["fmt.extra.weight"] = torch.zeros(1)
     with pytest.raises(KeyError, match="unexpected"):
-        convert_official(state, warn_licence=False)
+        convert_official(state)
     with pytest.raises(KeyError, match="no 'fmt"):
         convert_official({"motion_autoencoder.x": torch.zeros(1)})
     with pytest.raises(FileNotFoundError, match=r"float\.pth"):
-        convert_official("/nonexistent/float.pth")
+        load_official("/nonexistent/float.pth")
+    with pytest.raises(TypeError, match="load_official"):
+        convert_official("/nonexistent/float.pth")  # type: ignore[arg-type]

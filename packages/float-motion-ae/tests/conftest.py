@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from float_motion_ae import Encoded, MotionAutoEncoder
+from float_motion_ae import Encoded, MotionAutoEncoder, ReferenceRenderer
 
 # 32x32 images, d = 32, M = 8, channels 16@32, 32@16, 32@8, 32@4: builds and runs in milliseconds.
 TINY = {"size": 32, "latent_dim": 32, "motion_dim": 8, "channel_base": 512, "channel_max": 32}
@@ -23,7 +23,7 @@ def tiny_model() -> MotionAutoEncoder:
 
 @dataclass
 class DecodeCase:
-    """A seeded float64 model, one random source, 3 motions, and their decode with the reference kernels."""
+    """A seeded float64 model, one random source, 3 motions, and their decode with the ReferenceRenderer."""
 
     model: MotionAutoEncoder
     encoded: Encoded
@@ -42,7 +42,7 @@ def decode_case() -> Callable[[dict[str, int], int], DecodeCase]:
         with torch.no_grad():
             encoded = model.encode(torch.rand(1, 3, size, size, dtype=torch.float64) * 2 - 1)
             motions = model.motion(torch.randn(3, config["motion_dim"], dtype=torch.float64))
-            model.set_decoder_kernels("reference")
+            model.set_renderer(ReferenceRenderer())
             reference = model.decode(encoded.identity, motions, encoded.features)
         return DecodeCase(model, encoded, motions, reference)
 

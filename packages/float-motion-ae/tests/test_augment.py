@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from float_motion_ae import PairAugment, augment_pair
+from float_motion_ae.training import PairAugment, augment_pair
 
 OFF = {"channel_mix": 0.0, "gain": 0.0, "offset": 0.0, "flip": False}
 

@@ -6,9 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from float_motion_ae.channels_last import gather_bilinear, map_rows
+from float_motion_ae import ChannelsLastRenderer, ReferenceRenderer, default_renderer
 from float_motion_ae.decoder import ModulatedConv2d, StyledConv, ToFlow
-from float_motion_ae.fused import default_kernels
+from float_motion_ae.renderers.channels_last import gather_bilinear, map_rows
+from float_motion_ae.renderers.constants import weight_constant
 
 TINY = {"size": 32, "latent_dim": 32, "motion_dim": 8, "channel_base": 512, "channel_max": 32}
 # 128x128, channels 64@4..32, 32@64, 16@128: both modulation sides (activations on the coarse maps, weights
@@ -22,7 +23,7 @@ def test_channels_last_decoder_matches_reference_in_float64(
 ) -> None:
     case = decode_case(config, seed)
     model, enc, motions, reference = case.model, case.encoded, case.motions, case.reference
-    model.set_decoder_kernels("channels_last")
+    model.set_renderer(ChannelsLastRenderer())
     with torch.no_grad():
         out = model.decode(enc.identity, motions, enc.features)
         prepared = model.decode(enc.identity, motions, model.prepare_features(enc.features))
@@ -68,14 +69,14 @@ def test_layers_alone_follow_the_route(upsample: bool) -> None:
     feature = torch.randn(1, 5, 32 if upsample else 16, 32 if upsample else 16, dtype=torch.float64)
     results = {}
     with torch.no_grad():
-        for kernels in ("reference", "channels_last"):
-            for module in (layer.conv, flow.conv):
-                module.kernels = kernels
+        for renderer in (ReferenceRenderer(), ChannelsLastRenderer()):
+            for module in (layer, flow.conv):
+                module.set_renderer(renderer)
             styled = torch.cat([layer(x[i : i + 1], style[i : i + 1]) for i in range(2)])
             conv = layer.conv(x, style)  # ModulatedConv2d alone, a batch of 2
             warped, mask, pre = flow(styled, style, feature)
-            results[kernels] = (styled, conv, warped, mask, pre)
-    for got, expected in zip(results["channels_last"], results["reference"], strict=True):
+            results[type(renderer).__name__] = (styled, conv, warped, mask, pre)
+    for got, expected in zip(results["ChannelsLastRenderer"], results["ReferenceRenderer"], strict=True):
         assert got.shape == expected.shape
         assert (got - expected).abs().max().item() <= 1e-10
 
@@ -84,7 +85,7 @@ def test_channels_last_fp32_stays_at_float_rounding(decode_case) -> None:
     case = decode_case(MID, 6)
     model, enc, motions, reference = case.model, case.encoded, case.motions, case.reference
     model = model.float()
-    model.set_decoder_kernels("channels_last")
+    model.set_renderer(ChannelsLastRenderer())
     with torch.no_grad():
         out = model.decode(enc.identity.float(), motions.float(), tuple(f.float() for f in enc.features))
     err = (out.double() - reference).abs()
@@ -97,18 +98,19 @@ def test_bf16_decode_runs_the_route_and_stays_close(decode_case) -> None:
     case = decode_case(MID, 7)
     model, enc, motions, reference = case.model, case.encoded, case.motions, case.reference
     model = model.to(torch.bfloat16)
-    model.set_decoder_kernels("auto")
+    model.set_renderer(default_renderer())
     conv = model.dec.convs[0].conv
     with torch.no_grad():
-        assert conv.inference_kernels(torch.zeros(1, conv.in_ch, 4, 4, dtype=torch.bfloat16)) == (
-            "channels_last" if default_kernels() == "channels_last" else None
+        # bf16 takes the fast route only where the default is the channels-last one
+        assert model.renderer.accepts(conv, torch.zeros(1, conv.in_ch, 4, 4, dtype=torch.bfloat16)) == (
+            isinstance(default_renderer(), ChannelsLastRenderer)
         )
-        model.set_decoder_kernels("channels_last")
+        model.set_renderer(ChannelsLastRenderer())
         features = model.prepare_features(enc.features)
         assert all(f.dtype == torch.float32 for f in features)  # the warp reads float32 maps
         assert all(f.is_contiguous(memory_format=torch.channels_last) for f in features)
         out = model.decode(enc.identity.bfloat16(), motions.bfloat16(), features)
-        model.set_decoder_kernels("reference")
+        model.set_renderer(ReferenceRenderer())
         official_order = model.decode(enc.identity.bfloat16(), motions.bfloat16(), features)
     assert out.dtype == torch.bfloat16
     err = (out.double() - reference).abs().mean().item()
@@ -124,18 +126,18 @@ def test_bf16_decode_runs_the_route_and_stays_close(decode_case) -> None:
 def test_channels_last_constants_follow_in_place_weight_updates() -> None:
     torch.manual_seed(8)
     conv = ModulatedConv2d(64, 32, 3, style_dim=8, upsample=True).eval()
-    conv.kernels = "channels_last"
+    conv.set_renderer(ChannelsLastRenderer())
     x = torch.randn(1, 64, 4, 4)  # small map, big weight: the activation side reads the cached CL weight
     style = torch.randn(1, 8)
     with torch.no_grad():
         conv(x, style)  # fills the caches
         conv.weight.add_(torch.randn_like(conv.weight))  # in-place update: every cached constant is stale
         # Read the channels_last constant first, before anything else could refresh the cache.
-        fresh = conv._constant("transposed_cl")
+        fresh = weight_constant(conv, "transposed_cl")
         expected = (conv.weight[0] * conv.scale).transpose(0, 1)
         assert torch.equal(fresh, expected)
         assert fresh.is_contiguous(memory_format=torch.channels_last)
         out = conv(x, style)
-        conv.kernels = "reference"
+        conv.set_renderer(ReferenceRenderer())
         reference = conv(x, style)
     assert (out - reference).abs().max().item() <= 1e-5

@@ -6,10 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from float_motion_ae import MotionAutoEncoder
-from float_motion_ae.decoder import POLYPHASE_MIN_PIXELS, StyledConv
-from float_motion_ae.fused import conv3x3, default_kernels, upsample_phase_kernel, winograd_available
+from float_motion_ae import FusedRenderer, MotionAutoEncoder, ReferenceRenderer, default_renderer
+from float_motion_ae.decoder import StyledConv
 from float_motion_ae.layers import depthwise_fir, make_blur_kernel
+from float_motion_ae.renderers.fused import POLYPHASE_MIN_PIXELS
+from float_motion_ae.renderers.kernels import conv3x3, upsample_phase_kernel, winograd_available
 
 TINY = {"size": 32, "latent_dim": 32, "motion_dim": 8, "channel_base": 512, "channel_max": 32}
 # 128x128 images, channels 64@4..32, 32@64, 16@128: every decoder route (transposed conv + blur on the
@@ -18,10 +19,10 @@ MID = {"size": 128, "latent_dim": 64, "motion_dim": 8, "channel_base": 2048, "ch
 
 
 def _decode_pair(decode_case, config: dict[str, int], dtype: torch.dtype, seed: int):
-    """(reference decode in float64, decode with ``"fused"`` or ``"winograd"`` kernels in ``dtype``)."""
+    """(reference decode in float64, decode with ``FusedRenderer`` (Winograd unless float64) in ``dtype``)."""
     case = decode_case(config, seed)
     model, enc = case.model, case.encoded
-    model.set_decoder_kernels("fused" if dtype == torch.float64 else "winograd")
+    model.set_renderer(FusedRenderer(winograd=dtype != torch.float64))
     model = model.to(dtype)
     with torch.no_grad():
         out = model.decode(
@@ -55,9 +56,9 @@ def test_fused_styled_conv_matches_reference_in_float64(upsample: bool, side: in
     x = torch.randn(1, 6, side, side, dtype=torch.float64)
     style = torch.randn(1, 7, dtype=torch.float64)
     with torch.no_grad():
-        layer.conv.kernels = "reference"
+        layer.set_renderer(ReferenceRenderer())
         reference = layer(x, style)
-        layer.conv.kernels = "fused"
+        layer.set_renderer(FusedRenderer())
         fused = layer(x, style)
     out_side = 2 * side if upsample else side
     assert fused.shape == reference.shape == (1, 5, out_side, out_side)
@@ -109,17 +110,17 @@ def test_kernels_follow_weight_updates_and_skip_the_fused_path_for_gradients() -
         first = model.decode(enc.identity, motion, enc.features)  # fills the weight-derived caches
         model.load_state_dict(other.state_dict())  # in-place copy: the caches must be rebuilt
         fused = model.decode(enc.identity, motion, enc.features)
-        model.set_decoder_kernels("reference")
+        model.set_renderer(ReferenceRenderer())
         reference = model.decode(enc.identity, motion, enc.features)
     assert (fused - first).abs().max().item() > 1e-2
     assert (fused - reference).abs().max().item() <= 1e-4
     conv = model.dec.convs[0].conv
-    conv.kernels = "auto"
-    assert conv.inference_kernels(torch.zeros(1, conv.in_ch, 4, 4)) is None  # grad enabled: reference path
+    renderer = default_renderer()
+    assert not renderer.accepts(conv, torch.zeros(1, conv.in_ch, 4, 4))  # grad enabled: reference path
     with torch.no_grad():
-        assert conv.inference_kernels(torch.zeros(1, conv.in_ch, 4, 4)) == default_kernels()
-    with pytest.raises(ValueError, match="kernels must be one of"):
-        model.set_decoder_kernels("fast")  # type: ignore[arg-type]
+        assert renderer.accepts(conv, torch.zeros(1, conv.in_ch, 4, 4))
+    with pytest.raises(TypeError, match="renderer must be a"):
+        model.set_renderer("fast")  # type: ignore[arg-type]
 
 
 def test_model_built_under_inference_mode_decodes() -> None:
@@ -129,6 +130,6 @@ def test_model_built_under_inference_mode_decodes() -> None:
         enc = model.encode(torch.rand(1, 3, 32, 32) * 2 - 1)
         motions = model.motion(torch.randn(2, 8))
         fused = model.decode(enc.identity, motions, enc.features)
-        model.set_decoder_kernels("reference")
+        model.set_renderer(ReferenceRenderer())
         reference = model.decode(enc.identity, motions, enc.features)
     assert (fused - reference).abs().max().item() <= 1e-4

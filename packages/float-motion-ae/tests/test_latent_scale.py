@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from float_motion_ae import MotionAutoEncoder, coefficient_scale, rescale_latents
+from float_motion_ae import MotionAutoEncoder, default_renderer
+from float_motion_ae.training import coefficient_scale, rescale_latents
 
 
 @pytest.mark.parametrize("layers", [1, 2])
@@ -14,7 +15,7 @@ def test_rescale_keeps_renders_and_scales_latents(layers: int) -> None:
     model = MotionAutoEncoder(
         size=32, latent_dim=16, motion_dim=4, channel_base=256, channel_max=16, motion_layers=layers
     )
-    model.eval().set_batch_strategy("activations")
+    model.eval().set_renderer(default_renderer(batch="activations"))
     images = torch.rand(3, 3, 32, 32) * 2 - 1
     with torch.no_grad():
         before = model.encode(images)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 from pydantic import ValidationError
 
-from float_motion_ae import (
+from float_motion_ae import MotionAutoEncoder
+from float_motion_ae.training import (
     Discriminator,
     LossWeights,
     MotionAELoss,
-    MotionAutoEncoder,
     PerceptualLoss,
     component_boxes_from_landmarks,
     crop_regions,
@@ -65,6 +66,12 @@ def test_lpips_reads_the_local_backbone(perceptual: PerceptualLoss, random_vgg: 
     assert perceptual(a, a).item() == pytest.approx(0.0, abs=1e-6)
     far, near = perceptual(a, -a).item(), perceptual(a, b).item()
     assert far > near > 0.0
+
+
+def test_missing_lpips_names_the_train_extra(random_vgg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "lpips", None)  # as on a core-only install
+    with pytest.raises(ModuleNotFoundError, match=r"float-motion-ae\[train\]"):
+        PerceptualLoss(random_vgg)
 
 
 def test_missing_backbone_gives_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from float_motion_ae import Encoded, MotionAEConfig, MotionAutoEncoder
+from float_motion_ae import Encoded, MotionAEConfig, MotionAutoEncoder, default_renderer
 from float_motion_ae.decoder import ModulatedConv2d
 from float_motion_ae.layers import depthwise_fir, depthwise_upsample2x, make_blur_kernel
 
@@ -187,7 +187,7 @@ def test_modulated_conv_matches_grouped_reference(
 ) -> None:
     torch.manual_seed(4)
     mc = ModulatedConv2d(6, 5, kernel, style_dim=7, demodulate=demodulate, upsample=upsample)
-    mc.batch_strategy = strategy  # type: ignore[assignment]
+    mc.set_renderer(default_renderer(batch=strategy))  # type: ignore[arg-type]
     x = torch.randn(3, 6, 8, 8)
     style = torch.randn(3, 7)
     with torch.no_grad():
@@ -205,11 +205,11 @@ def test_activation_strategy_decodes_like_weight_strategy(tiny_model: MotionAuto
         enc = tiny_model.encode(torch.rand(1, 3, 32, 32) * 2 - 1)
         motions = tiny_model.motion(torch.randn(4, 8))
         exact = tiny_model.decode(enc.identity, motions, enc.features)
-        tiny_model.set_batch_strategy("activations")
+        tiny_model.set_renderer(default_renderer(batch="activations"))
         dense = tiny_model.decode(enc.identity, motions, enc.features)
     assert (dense - exact).abs().max().item() <= 1e-4
     with pytest.raises(ValueError, match="strategy"):
-        tiny_model.set_batch_strategy("grouped")  # type: ignore[arg-type]
+        default_renderer(batch="grouped")  # type: ignore[arg-type]
 
 
 def test_gradients_reach_every_trained_parameter(tiny_model: MotionAutoEncoder) -> None:

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from float_motion_ae import MotionAutoEncoder
+from float_motion_ae import MotionAutoEncoder, default_renderer
 
 TARGET_PSNR_DB = 13.5
 STEPS = 80
@@ -42,7 +42,7 @@ def test_tiny_autoencoder_overfits_real_pairs(portrait_png: Path) -> None:
     torch.manual_seed(0)
     source, driving = _pairs(portrait_png)
     model = MotionAutoEncoder(size=32, latent_dim=32, motion_dim=8, channel_base=512, channel_max=32)
-    model.set_batch_strategy("activations")  # training: one dense conv per batch
+    model.set_renderer(default_renderer(batch="activations"))  # training: one dense conv per batch
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3, betas=(0.5, 0.99))
     with torch.no_grad():
         before = _psnr(model.eval().reconstruct(source, driving), driving)

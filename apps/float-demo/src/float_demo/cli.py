@@ -69,7 +69,11 @@ def launch_app(settings: ServeSettings, *, block: bool = True) -> gr.Blocks:
     from float_generate import Pipeline
 
     pipeline = Pipeline.from_pretrained(
-        settings.checkpoint, device=settings.device.value, dtype=settings.dtype.value, progress=True
+        settings.checkpoint,
+        device=settings.device.value,
+        dtype=settings.dtype.value,
+        progress=True,
+        tune_allocator=True,  # the app's choice: glibc keeps freed decoder maps (docs/float-generate.md)
     )
     demo = build_app(pipeline)
     demo.queue(default_concurrency_limit=1)

@@ -145,7 +145,9 @@ def run_evaluation(
     dataset = PreparedDataset(config.data, cache_dir=config.out / ".hf_cache")
     entries = select_videos(dataset, config.split, config.limit)
     if pipeline is None:
-        pipeline = Pipeline.from_pretrained(config.checkpoint, device=config.resolved_device, progress=False)
+        pipeline = Pipeline.from_pretrained(
+            config.checkpoint, device=config.resolved_device, progress=False, tune_allocator=True
+        )
     if components is None:
         # Fail on a missing or wrong metric weight file now, not after hours of generation.
         for name in required_weights(_eval_config(config, [])):

@@ -122,7 +122,7 @@ def generate(
             assert out is not None and image is not None and audio is not None
             check_output_path(out)  # before loading any model
         pipeline = Pipeline.from_pretrained(
-            checkpoint, device=device.value, dtype=dtype.value, progress=not quiet
+            checkpoint, device=device.value, dtype=dtype.value, progress=not quiet, tune_allocator=True
         )
         if batch is not None:
             _run_batch(pipeline, batch, report, options, quiet)

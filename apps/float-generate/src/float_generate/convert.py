@@ -1,7 +1,7 @@
 """``float-convert-official float.pth OUT_DIR``: a user's own official FLOAT checkpoint -> a FLOAT-kit bundle.
 
 The three converters of the packages are strict (every tensor present with its exact shape, no unknown key):
-``float_motion_ae.convert_official`` (177 tensors), ``float_audio.convert_official_projection`` (4) and
+``float_motion_ae.convert_official`` (177 tensors), ``float_audio.convert_official`` (4) and
 ``float_flow.convert_official`` (93); together they must account for all 274 tensors of float.pth. The two
 wav2vec2 models are not in float.pth: the bundle references them by folder or Hugging Face id.
 
@@ -23,9 +23,8 @@ import typer
 from float_audio import (
     DEFAULT_BACKBONE,
     OFFICIAL_PROJECTION_PREFIX,
-    AudioProjection,
-    convert_official_projection,
 )
+from float_audio import convert_official as convert_audio_projection
 from float_emotion import PredictorSpec
 from float_flow import convert_official as convert_flow
 from float_generate.bundle import (
@@ -35,7 +34,7 @@ from float_generate.bundle import (
     Wav2Vec2AudioSpec,
     save_bundle,
 )
-from float_motion_ae import LICENSE_NOTICE
+from float_motion_ae import OFFICIAL_LICENSE_NOTICE as LICENSE_NOTICE
 from float_motion_ae import convert_official as convert_motion_ae
 
 OFFICIAL_NUM_TENSORS = 274
@@ -142,9 +141,8 @@ def convert_checkpoint(
         warnings.simplefilter("ignore", UserWarning)
         try:
             motion_ae = convert_motion_ae(state)
-            flow = convert_flow(state, warn_licence=False)
-            projection = AudioProjection(in_dim=9216, out_dim=512)
-            projection.load_state_dict(convert_official_projection(state), strict=True)
+            flow = convert_flow(state)
+            projection = convert_audio_projection(state, in_dim=9216, out_dim=512)
         except (KeyError, ValueError) as error:
             raise ConversionError(f"{source}: {error}") from error
     manifest = BundleManifest(

@@ -116,15 +116,15 @@ class Pipeline:
         dtype: str | torch.dtype = "float32",
         local_files_only: bool = True,
         progress: bool = True,
-        tune_allocator: bool = True,
+        tune_allocator: bool = False,
     ) -> Pipeline:
         """Load a bundle folder, a Hugging Face id (from the local cache unless ``local_files_only=False``)
         or, with ``checkpoint=None``, the demo bundle embedded in this package.
 
-        With ``tune_allocator`` (default) and a CPU device, glibc malloc is told to keep freed memory
-        (``float_motion_ae.tune_cpu_allocator``): the decoder frees and reallocates the same large maps on
-        every frame, which otherwise costs ~1.5x at 512 px (tools/bench/decoder.py). It is a process-wide
-        setting that keeps the peak heap resident; pass False to leave malloc alone.
+        With ``tune_allocator=True`` (the CLIs pass it) and a CPU device, glibc malloc is told to keep freed
+        memory (``float_motion_ae.tune_cpu_allocator``): the decoder frees and reallocates the same large maps
+        on every frame, which otherwise costs ~1.5x at 512 px (tools/bench/decoder.py). It is a process-wide
+        setting that keeps the peak heap resident, so a library call never makes it unasked (default False).
 
         Raises:
             BundleError: missing or incomplete bundle (the message names the file).

@@ -17,10 +17,10 @@ from torch import nn
 from torch.utils.data import ConcatDataset, Dataset
 
 from float_data import AutoEncoderPairs, PairSampling, PreparedDataset
-from float_motion_ae import (
+from float_motion_ae import MotionAutoEncoder, default_renderer
+from float_motion_ae.training import (
     Discriminator,
     MotionAELoss,
-    MotionAutoEncoder,
     PerceptualLoss,
     augment_pair,
     component_boxes_from_landmarks,
@@ -129,7 +129,7 @@ class AETrainer(Trainer):
             model.zero_flow_heads()
         if cfg.trainable == "decoder":
             model.freeze_motion()  # the motion latents stay those of init_from
-        model.set_batch_strategy(cfg.batch_strategy)
+        model.set_renderer(default_renderer(batch=cfg.batch_strategy))
         self.modules = {"model": model}
         self.train_module = model
         trainable = [p for p in model.parameters() if p.requires_grad]

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from float_emotion import PredictorSpec
 from float_flow import LossConfig, TransformerConfig
 from float_generate.bundle import AudioSpec, LogMelAudioSpec
-from float_motion_ae import LossWeights, MotionAEConfig, PairAugment
+from float_motion_ae import MotionAEConfig
+from float_motion_ae.training import LossWeights, PairAugment
 
 __all__ = [
     "AEStageConfig",
@@ -218,7 +219,8 @@ class AEStageConfig(_Strict):
     )
     batch_strategy: Literal["auto", "weights", "activations"] = Field(
         "auto",
-        description="MotionAutoEncoder.set_batch_strategy while training; 'activations' (one dense conv per "
+        description="the decoder's batch strategy while training (MotionAutoEncoder.set_renderer("
+        "default_renderer(batch=...))); 'activations' (one dense conv per "
         "layer) trains small models on the CPU much faster than auto's per-sample weights",
     )
     coeff_std: float | None = Field(

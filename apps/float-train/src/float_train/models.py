@@ -21,7 +21,8 @@ from float_flow import (
     WindowConditions,
     flow_matching_loss,
 )
-from float_motion_ae import MotionAutoEncoder, coefficient_scale, rescale_latents
+from float_motion_ae import MotionAutoEncoder
+from float_motion_ae.training import coefficient_scale, rescale_latents
 from float_train.checkpoint import latest_checkpoint, write_text_atomic
 from float_train.config import ConfigError
 
@@ -111,8 +112,8 @@ def write_final_motion_ae(
     """Rescale the newest checkpoint's model so the motion coefficients of ``sample`` (``[N, 3, S, S]``
     frames in [-1, 1]) have mean std ``coeff_std``, and save it to ``RUN_DIR/motion_ae`` (atomically).
 
-    The renders do not change (:func:`float_motion_ae.rescale_latents`); the flow model of stage 2, which
-    starts from N(0, I) noise, then learns latents on a scale of about 1. Returns the factor applied.
+    The renders do not change (:func:`float_motion_ae.training.rescale_latents`); the flow model of stage 2,
+    which starts from N(0, I) noise, then learns latents on a scale of about 1. Returns the factor applied.
     """
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is None:

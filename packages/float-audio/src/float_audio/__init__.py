@@ -3,10 +3,11 @@
 from float_audio.cache import FeatureCache, file_sha256
 from float_audio.chunking import blend_weights, encode_in_chunks, plan_chunks
 from float_audio.convert import (
+    OFFICIAL_LICENSE_NOTICE,
     OFFICIAL_PROJECTION_PREFIX,
-    OfficialWeightsLicenceWarning,
-    convert_official_projection,
-    projection_from_official,
+    OfficialLicenseWarning,
+    convert_official,
+    load_official,
 )
 from float_audio.errors import (
     AudioDecodeError,
@@ -28,6 +29,7 @@ from float_audio.wav2vec import DEFAULT_BACKBONE, Wav2Vec2FrameEncoder, Wav2Vec2
 __all__ = [
     "DEFAULT_BACKBONE",
     "FPS",
+    "OFFICIAL_LICENSE_NOTICE",
     "OFFICIAL_PROJECTION_PREFIX",
     "SAMPLES_PER_FRAME",
     "SAMPLE_RATE",
@@ -43,21 +45,21 @@ __all__ = [
     "LoadedAudio",
     "LogMelFrameEncoder",
     "LogMelFrameEncoderConfig",
-    "OfficialWeightsLicenceWarning",
+    "OfficialLicenseWarning",
     "SilentAudioError",
     "SilentAudioWarning",
     "Wav2Vec2FrameEncoder",
     "Wav2Vec2FrameEncoderConfig",
     "audio_from_array",
     "blend_weights",
-    "convert_official_projection",
+    "convert_official",
     "encode_audio",
     "encode_in_chunks",
     "file_sha256",
     "load_audio",
+    "load_official",
     "mel_filterbank",
     "num_frames",
     "num_frames_for_samples",
     "plan_chunks",
-    "projection_from_official",
 ]

@@ -16,13 +16,19 @@ import torch
 from float_audio.projection import AudioProjection
 
 __all__ = [
+    "OFFICIAL_LICENSE_NOTICE",
     "OFFICIAL_PROJECTION_PREFIX",
-    "OfficialWeightsLicenceWarning",
-    "convert_official_projection",
-    "projection_from_official",
+    "OfficialLicenseWarning",
+    "convert_official",
+    "load_official",
 ]
 
 OFFICIAL_PROJECTION_PREFIX = "audio_encoder.audio_projection."
+
+OFFICIAL_LICENSE_NOTICE = (
+    "the official FLOAT audio projection is licensed CC BY-NC(-ND) 4.0: research use only, do not "
+    "redistribute the converted weights"
+)
 
 # official sub-key -> our parameter name
 _KEY_MAP = {
@@ -33,12 +39,14 @@ _KEY_MAP = {
 }
 
 
-class OfficialWeightsLicenceWarning(UserWarning):
-    """Converted weights come from the official FLOAT release, licensed CC BY-NC(-ND): research use only."""
+class OfficialLicenseWarning(UserWarning):
+    """Converted weights come from the official FLOAT release, licensed CC BY-NC(-ND): research use only.
+
+    Emitted (text ``OFFICIAL_LICENSE_NOTICE``) whenever official weights are converted."""
 
 
-def convert_official_projection(
-    state_dict: Mapping[str, torch.Tensor], *, in_dim: int = 9216, out_dim: int = 512
+def _official_tensors(
+    state_dict: Mapping[str, torch.Tensor], *, in_dim: int, out_dim: int
 ) -> dict[str, torch.Tensor]:
     """Map the 4 official ``audio_encoder.audio_projection.*`` tensors to :class:`AudioProjection` names.
 
@@ -78,31 +86,44 @@ def convert_official_projection(
     return {_KEY_MAP[key]: found[key].detach().to(torch.float32).clone() for key in expected}
 
 
-def projection_from_official(
-    checkpoint: str | Path | Mapping[str, torch.Tensor], *, in_dim: int = 9216, out_dim: int = 512
+def convert_official(
+    state_dict: Mapping[str, torch.Tensor], *, in_dim: int = 9216, out_dim: int = 512
 ) -> AudioProjection:
-    """Build an :class:`AudioProjection` from an official ``float.pth`` path or its loaded state dict.
+    """Build an :class:`AudioProjection` (eval mode) from the official ``float.pth`` state dict.
 
-    Emits :class:`OfficialWeightsLicenceWarning`: the weights are CC BY-NC(-ND), research use only.
+    Strict: the 4 ``audio_encoder.audio_projection.*`` tensors must all be present with their exact shapes
+    and no other key may appear under that prefix; other prefixes (``fmt.``, ``motion_autoencoder.``) are
+    ignored. For a float.pth file use :func:`load_official`.
+
+    Raises:
+        KeyError: missing or unexpected projection keys (all listed).
+        ValueError: a tensor has the wrong shape (all listed with expected and found shapes).
+
+    Warns:
+        OfficialLicenseWarning: the weights are CC BY-NC(-ND), research use only.
     """
-    if isinstance(checkpoint, str | Path):
-        path = Path(checkpoint)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"official checkpoint not found: {path}; pass the path of your own copy of float.pth"
-            )
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state_dict, Mapping):
-            raise ValueError(f"{path}: expected a name -> tensor dict, got {type(state_dict).__name__}")
-    else:
-        state_dict = checkpoint
-    converted = convert_official_projection(state_dict, in_dim=in_dim, out_dim=out_dim)
-    warnings.warn(
-        "the official FLOAT audio projection is licensed CC BY-NC(-ND) 4.0: research use only, do not "
-        "redistribute the converted weights",
-        OfficialWeightsLicenceWarning,
-        stacklevel=2,
-    )
+    if isinstance(state_dict, str | Path):
+        raise TypeError(f"convert_official takes a state dict; for the file {state_dict} use load_official")
+    converted = _official_tensors(state_dict, in_dim=in_dim, out_dim=out_dim)
+    warnings.warn(OFFICIAL_LICENSE_NOTICE, OfficialLicenseWarning, stacklevel=2)
     projection = AudioProjection(in_dim=in_dim, out_dim=out_dim)
     projection.load_state_dict(converted, strict=True)
     return projection.eval()
+
+
+def load_official(path: str | Path, *, in_dim: int = 9216, out_dim: int = 512) -> AudioProjection:
+    """Read a float.pth file (weights only, on CPU) and :func:`convert_official` its audio projection.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: the file does not hold a name -> tensor dict.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"official checkpoint not found: {path}; pass the path of your own copy of float.pth"
+        )
+    state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state_dict, Mapping):
+        raise ValueError(f"{path}: expected a name -> tensor dict, got {type(state_dict).__name__}")
+    return convert_official(state_dict, in_dim=in_dim, out_dim=out_dim)

@@ -6,7 +6,13 @@ Tensors only: source motion [B, 512], frame-aligned audio features [B, T, 512] a
 
 from float_flow.conditions import WindowConditions
 from float_flow.config import EMOTION_LABELS, LossConfig, SamplerConfig, TransformerConfig
-from float_flow.convert import LICENCE_WARNING, convert_official, official_shapes
+from float_flow.convert import (
+    OFFICIAL_LICENSE_NOTICE,
+    OfficialLicenseWarning,
+    convert_official,
+    load_official,
+    official_shapes,
+)
 from float_flow.guidance import IncrementalGuidance, guidance_weights
 from float_flow.loss import ConditionDropout, DropoutMasks, LossBreakdown, flow_matching_loss, velocity_loss
 from float_flow.path import interpolate, sample_noise, sample_time, target_velocity
@@ -16,7 +22,7 @@ from float_flow.windows import MotionWindow, count_windows, generate, generate_w
 
 __all__ = [
     "EMOTION_LABELS",
-    "LICENCE_WARNING",
+    "OFFICIAL_LICENSE_NOTICE",
     "ConditionDropout",
     "DropoutMasks",
     "FlowMatchingTransformer",
@@ -24,6 +30,7 @@ __all__ = [
     "LossBreakdown",
     "LossConfig",
     "MotionWindow",
+    "OfficialLicenseWarning",
     "SamplerConfig",
     "TransformerConfig",
     "VelocityField",
@@ -37,6 +44,7 @@ __all__ = [
     "guidance_weights",
     "integrate",
     "interpolate",
+    "load_official",
     "official_shapes",
     "sample_noise",
     "sample_time",

@@ -20,10 +20,16 @@ from float_flow.config import TransformerConfig
 from float_flow.transformer import FlowMatchingTransformer, band_mask, skip_init
 
 PREFIX = "fmt."
-LICENCE_WARNING = (
+OFFICIAL_LICENSE_NOTICE = (
     "the official FLOAT weights are licensed CC BY-NC-ND 4.0 (non-commercial, no derivatives): the converted "
     "model inherits that licence; do not redistribute it or use it commercially"
 )
+
+
+class OfficialLicenseWarning(UserWarning):
+    """Emitted (text ``OFFICIAL_LICENSE_NOTICE``) whenever official weights are converted."""
+
+
 # Buffers of the official module that a checkpoint may carry; we rebuild them from the config.
 _REBUILT = {"alignment_mask"}
 
@@ -105,29 +111,24 @@ def official_shapes(config: TransformerConfig) -> dict[str, tuple[int, ...]]:
 
 
 def convert_official(
-    state_dict: Mapping[str, Tensor] | str | Path,
-    *,
-    num_heads: int = 8,
-    attention_window: int = 2,
-    warn_licence: bool = True,
+    state_dict: Mapping[str, Tensor], *, num_heads: int = 8, attention_window: int = 2
 ) -> FlowMatchingTransformer:
-    """Build a :class:`FlowMatchingTransformer` from an official FLOAT state dict (or a float.pth path).
+    """Build a :class:`FlowMatchingTransformer` from an official FLOAT state dict.
 
     Args:
-        state_dict: the full official state dict (``fmt.*`` plus other prefixes, which are ignored) or the
-            path of a float.pth (read with ``torch.load(weights_only=True)``).
+        state_dict: the full official state dict (``fmt.*`` plus other prefixes, which are ignored); for a
+            float.pth file use :func:`load_official`.
         num_heads, attention_window: official 8 and 2 (they leave no trace in tensor shapes).
-        warn_licence: emit the CC BY-NC-ND licence warning (default on).
 
     Raises:
         KeyError: an ``fmt.*`` tensor is missing, or an unknown one is present.
         ValueError: a tensor has the wrong shape.
+
+    Warns:
+        OfficialLicenseWarning: the weights are CC BY-NC-ND 4.0 (silence it once you have told the user).
     """
     if isinstance(state_dict, str | Path):
-        path = Path(state_dict)
-        if not path.is_file():
-            raise FileNotFoundError(f"official checkpoint {path} not found: pass the path of your float.pth")
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        raise TypeError(f"convert_official takes a state dict; for the file {state_dict} use load_official")
     fmt = {k[len(PREFIX) :]: v for k, v in state_dict.items() if k.startswith(PREFIX)}
     if not fmt:
         raise KeyError("no 'fmt.*' tensors found: is this the official float.pth state dict?")
@@ -155,6 +156,20 @@ def convert_official(
     model.pos_embed.requires_grad_(False)
     # Not stored in float.pth: rebuilt from the band width (a stored one, if any, was dropped above).
     model.alignment_mask = band_mask(model.config.num_tokens, model.config.attention_window)
-    if warn_licence:
-        warnings.warn(LICENCE_WARNING, UserWarning, stacklevel=2)
+    warnings.warn(OFFICIAL_LICENSE_NOTICE, OfficialLicenseWarning, stacklevel=2)
     return model
+
+
+def load_official(
+    path: str | Path, *, num_heads: int = 8, attention_window: int = 2
+) -> FlowMatchingTransformer:
+    """Read a float.pth file (weights only, on CPU) and :func:`convert_official` it.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"official checkpoint {path} not found: pass the path of your float.pth")
+    state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    return convert_official(state_dict, num_heads=num_heads, attention_window=attention_window)

@@ -1,10 +1,13 @@
-"""Validated architecture configuration of the motion auto-encoder.
+"""Validated architecture configuration of the motion auto-encoder: the one place its defaults live.
 
-``MotionAutoEncoder``'s constructor arguments are the config (saved as ``config.json``); this pydantic model
-checks them at the edge so a bad value fails with a message that names the field.
+``MotionAutoEncoder(config=None, **overrides)`` builds from it and saves its fields as ``config.json``; this
+pydantic model checks them at the edge so a bad value fails with a message that names the field.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -42,6 +45,23 @@ class MotionAEConfig(BaseModel):
                 "orthonormal columns in R^latent_dim"
             )
         return self
+
+    @classmethod
+    def build(
+        cls, config: MotionAEConfig | Mapping[str, Any] | None = None, **overrides: Any
+    ) -> MotionAEConfig:
+        """``config`` (a config, a dict of its fields, or None for the defaults) with ``overrides`` applied.
+
+        Raises:
+            pydantic.ValidationError (a ValueError): a field is invalid or unknown (the message names it).
+        """
+        if isinstance(config, MotionAEConfig):
+            if not overrides:
+                return config
+            fields: dict[str, Any] = config.model_dump()
+        else:
+            fields = dict(config or {})
+        return cls(**{**fields, **overrides})
 
     @property
     def log_size(self) -> int:

@@ -6,7 +6,6 @@ distributing modified versions). We never ship them; this converter only maps a 
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +19,7 @@ OFFICIAL_PREFIX = "motion_autoencoder."
 OFFICIAL_NUM_TENSORS = 177
 OFFICIAL_NUM_PARAMS = 45_239_560
 
-LICENSE_NOTICE = (
+OFFICIAL_LICENSE_NOTICE = (
     "The official FLOAT weights (float.pth) are licensed CC BY-NC(-ND) 4.0 by DeepBrain AI: research and "
     "non-commercial use only; the ND terms forbid distributing modified versions. The converted model "
     "inherits that licence, not FLOAT-kit's Apache-2.0."
@@ -28,7 +27,7 @@ LICENSE_NOTICE = (
 
 
 class OfficialLicenseWarning(UserWarning):
-    """Emitted whenever official (non-commercially licensed) weights are converted."""
+    """Emitted (once per call, text ``OFFICIAL_LICENSE_NOTICE``) whenever official weights are converted."""
 
 
 def _unwrap(state_dict: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -55,17 +54,19 @@ def convert_official(
         state_dict: the dict stored in float.pth (keys under other prefixes, e.g. ``fmt.`` or
             ``audio_encoder.``, are ignored).
         prefix: the key prefix of the auto-encoder (``"motion_autoencoder."``).
-        **config: ``MotionAutoEncoder`` arguments when the checkpoint is not the default 512x512 model.
+        **config: ``MotionAEConfig`` fields when the checkpoint is not the default 512x512 model.
 
     Returns:
         A ``MotionAutoEncoder`` in eval mode holding exactly those tensors (blur kernels are rebuilt).
+
+    Warns:
+        OfficialLicenseWarning: the weights are CC BY-NC(-ND) 4.0 (silence it once you have told the user).
 
     Raises:
         KeyError: a tensor is missing or unexpected under ``prefix`` (the message names the keys).
         ValueError: a tensor has the wrong shape (the message names the key and both shapes).
     """
-    print(f"float-motion-ae: {LICENSE_NOTICE}", file=sys.stderr)
-    warnings.warn(LICENSE_NOTICE, OfficialLicenseWarning, stacklevel=2)
+    warnings.warn(OFFICIAL_LICENSE_NOTICE, OfficialLicenseWarning, stacklevel=2)
     source = _unwrap(state_dict)
     ours = {k[len(prefix) :]: v for k, v in source.items() if isinstance(k, str) and k.startswith(prefix)}
     if not ours:

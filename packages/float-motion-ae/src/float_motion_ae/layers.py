@@ -21,6 +21,15 @@ BLUR_TAPS: tuple[int, ...] = (1, 3, 3, 1)
 """The binomial low-pass filter of StyleGAN2 used for every up/down-sampling step."""
 
 
+def warp_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Dtype of the decoder's flow, warp and RGB heads: float32 for half types, else the model dtype.
+
+    Sampling positions need more precision than bf16/fp16 offer (2^-8 of the image side is a whole pixel at
+    512 px), so every route warps in float32 (or float64) whatever the model dtype.
+    """
+    return torch.float32 if dtype in (torch.bfloat16, torch.float16) else dtype
+
+
 def make_blur_kernel(taps: Sequence[int] = BLUR_TAPS, gain: float = 1.0) -> torch.Tensor:
     """Separable 2-D FIR kernel ``outer(taps, taps) / sum * gain``, shape ``[k, k]``, float32."""
     k = torch.tensor(list(taps), dtype=torch.float32)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from float_motion_ae.channels_last import warp_dtype
 from float_motion_ae.config import MotionAEConfig
-from float_motion_ae.decoder import BatchStrategy, ModulatedConv2d, Synthesis
+from float_motion_ae.decoder import Synthesis
 from float_motion_ae.encoder import Encoder
-from float_motion_ae.fused import KERNEL_CHOICES, DecoderKernels
+from float_motion_ae.layers import warp_dtype
+from float_motion_ae.renderers import Renderer
 
 RANGE_TOLERANCE = 1e-3
 """Images may exceed [-1, 1] by this much (resampling overshoot) before they are rejected."""
@@ -52,63 +55,46 @@ class MotionAutoEncoder(
 ):
     """LIA-style motion auto-encoder of FLOAT (official default: 512x512, d = 512, M = 20, 45.24 M params).
 
-    The constructor arguments are the config (saved as ``config.json`` by ``save_pretrained``; reload with
-    ``MotionAutoEncoder.from_pretrained(folder_or_hub_id)``). Submodules ``enc`` and ``dec`` carry the
-    official checkpoint's parameter names, see ``convert_official``.
+    Built from a ``MotionAEConfig`` (the one place the defaults live), saved as ``config.json`` by
+    ``save_pretrained``; reload with ``MotionAutoEncoder.from_pretrained(folder_or_hub_id)``. Submodules
+    ``enc`` and ``dec`` carry the official checkpoint's parameter names, see ``convert_official``.
 
     Args:
-        size: image side S (power of two >= 8).
-        latent_dim: identity/motion latent size d.
-        motion_dim: number of basis directions M.
-        channel_base, channel_max: channels at resolution r are ``min(channel_max, channel_base // r)``.
-        motion_layers: depth of the linear motion head.
+        config: a ``MotionAEConfig`` or a dict of its fields (as ``config.json`` holds); None: the official
+            model.
+        **overrides: config fields replacing those of ``config``, e.g. ``MotionAutoEncoder(size=64)``.
+
+    Raises:
+        pydantic.ValidationError (a ValueError): a field is invalid or unknown (the message names it).
     """
 
-    def __init__(
-        self,
-        size: int = 512,
-        latent_dim: int = 512,
-        motion_dim: int = 20,
-        channel_base: int = 16384,
-        channel_max: int = 512,
-        motion_layers: int = 5,
-    ):
+    def __init__(self, config: MotionAEConfig | Mapping[str, Any] | None = None, **overrides: Any):
         super().__init__()
-        self.config = MotionAEConfig(
-            size=size,
-            latent_dim=latent_dim,
-            motion_dim=motion_dim,
-            channel_base=channel_base,
-            channel_max=channel_max,
-            motion_layers=motion_layers,
-        )
+        self.config = MotionAEConfig.build(config, **overrides)
         self.enc = Encoder(self.config)
         self.dec = Synthesis(self.config)
 
-    def set_batch_strategy(self, strategy: BatchStrategy) -> None:
-        """Choose how the decoder handles batches of N > 1 frames (``"auto"``: per-sample weights on CPU,
-        modulated activations on GPU). See ``float_motion_ae.decoder.BatchStrategy``."""
-        if strategy not in ("auto", "weights", "activations"):
-            raise ValueError(f"strategy must be 'auto', 'weights' or 'activations'; got {strategy!r}")
-        self.dec.batch_strategy = strategy
-        for module in self.modules():
-            if isinstance(module, ModulatedConv2d):
-                module.batch_strategy = strategy
+    def save_pretrained(self, save_directory: str | Path, *, config: Any = None, **kwargs: Any) -> str | None:
+        """Write ``model.safetensors`` and ``config.json`` (this model's ``MotionAEConfig`` fields) to
+        ``save_directory`` (see ``huggingface_hub.PyTorchModelHubMixin.save_pretrained``)."""
+        config = self.config.model_dump() if config is None else config
+        return super().save_pretrained(save_directory, config=config, **kwargs)
 
-    def set_decoder_kernels(self, kernels: DecoderKernels) -> None:
-        """Choose the decoder's inference kernels (used only when no gradient is needed; default ``"auto"``).
+    @property
+    def renderer(self) -> Renderer:
+        """How the decoder runs (``float_motion_ae.renderers``); ``default_renderer()`` for a new model."""
+        return self.dec.renderer
 
-        ``"reference"`` runs the official formulation, ``"fused"`` the exact polyphase/fused kernels,
-        ``"winograd"`` adds NNPACK Winograd 3x3 convs for float32 on CPU. See
-        ``float_motion_ae.fused.DecoderKernels``.
+    def set_renderer(self, renderer: Renderer) -> None:
+        """Run the decoder with ``renderer`` (``float_motion_ae.renderers``), e.g. ``ReferenceRenderer()``
+        (the official formulation), ``ChannelsLastRenderer()``, ``FusedRenderer(winograd=True)`` or
+        ``default_renderer(batch="activations")`` (one dense conv per layer for batches: faster training on
+        CPU). The weights and the maths are unchanged.
+
+        Raises:
+            TypeError: ``renderer`` is not a ``float_motion_ae.renderers.Renderer``.
         """
-        if kernels not in KERNEL_CHOICES:
-            raise ValueError(
-                f"kernels must be one of {', '.join(map(repr, KERNEL_CHOICES))}; got {kernels!r}"
-            )
-        for module in self.modules():
-            if isinstance(module, ModulatedConv2d):
-                module.kernels = kernels
+        self.dec.set_renderer(renderer)
 
     def freeze_motion(self) -> None:
         """Freeze everything that produces a frame's motion latent: the encoder and the motion basis.
@@ -221,7 +207,7 @@ class MotionAutoEncoder(
 
         Call once per source and pass the result to every ``decode`` of its frames: the maps become
         channels_last in the warp dtype (float32 for a bf16/fp16 model), which the channels-last route
-        (``set_decoder_kernels``) would otherwise convert on every frame (~5% of a 512 px frame). Values and
+        (``ChannelsLastRenderer``) would otherwise convert on every frame (~5% of a 512 px frame). Values and
         shapes are unchanged, so any route accepts the result.
 
         Args:

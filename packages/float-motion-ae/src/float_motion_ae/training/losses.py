@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from float_motion_ae.discriminator import generator_adversarial_loss
+from float_motion_ae.training.discriminator import generator_adversarial_loss
 
 VGG_ENV = "FLOAT_LPIPS_VGG"
 """Environment variable naming the local VGG16 weights file used when no path is passed."""
@@ -110,7 +110,12 @@ class PerceptualLoss(nn.Module):
 
     def __init__(self, backbone_path: str | Path | None = None):
         super().__init__()
-        import lpips
+        try:
+            import lpips  # the [train] extra: only training needs it, the model never does
+        except ModuleNotFoundError as error:
+            raise ModuleNotFoundError(
+                "PerceptualLoss needs the lpips package: pip install 'float-motion-ae[train]'"
+            ) from error
 
         path = resolve_vgg_path(backbone_path)
         backbone = _load_vgg_state(path)  # validate the file before building the network

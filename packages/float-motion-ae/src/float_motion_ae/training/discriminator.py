@@ -20,11 +20,15 @@ class Discriminator(nn.Module, PyTorchModelHubMixin, library_name="float-kit", l
 
     1x1 conv, residual blocks down to 4x4, minibatch standard deviation (one extra channel), 3x3 conv,
     then two linear layers. Channels follow the auto-encoder's plan ``min(channel_max, channel_base // r)``.
+
+    Args:
+        size: image side S (power of two >= 8), the auto-encoder's ``config.size``.
+        channel_base, channel_max: the channel plan (e.g. the auto-encoder's, ``config.channel_base`` and
+            ``config.channel_max``; the official plan is 16384 and 512).
+        stddev_group: samples per minibatch-stddev group.
     """
 
-    def __init__(
-        self, size: int = 512, channel_base: int = 16384, channel_max: int = 512, stddev_group: int = 4
-    ):
+    def __init__(self, size: int, channel_base: int, channel_max: int, stddev_group: int = 4):
         super().__init__()
         if size < 8 or size & (size - 1):
             raise ValueError(f"size must be a power of two >= 8, got {size}")

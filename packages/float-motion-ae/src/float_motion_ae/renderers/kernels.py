@@ -1,4 +1,4 @@
-"""Fused inference kernels of the decoder: polyphase upsampling convolution and 3x3 Winograd convolution.
+"""Kernels of the fused NCHW route (``FusedRenderer``): polyphase upsampling conv, 3x3 Winograd, 1x1 GEMM.
 
 The official upsampling layer is "stride-2 transposed 3x3 conv, then 4x4 FIR blur". Both are linear and
 shift-invariant on the zero-inserted grid, so together they are ONE stride-2 transposed conv with the 6x6
@@ -14,39 +14,8 @@ unit-scale activations (measured, see ``docs/float-motion-ae.md``).
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
-
-DecoderKernels = Literal["auto", "reference", "fused", "winograd", "channels_last"]
-"""Which kernels the decoder runs when no gradient is needed (training always uses ``"reference"``):
-
-- ``"reference"``: the official formulation (modulated weight, transposed conv, separate blur, bias and
-  leaky-ReLU passes);
-- ``"fused"``: polyphase upsampling conv, bias + gain folded into the conv, in-place leaky ReLU; exact up
-  to float rounding (float64 agrees with the reference to ~1e-13);
-- ``"winograd"``: ``"fused"`` plus NNPACK Winograd for float32 3x3 convolutions on CPU (others fall back
-  to direct convolution);
-- ``"channels_last"``: every map in channels_last format so that oneDNN runs the convolutions, upsampling
-  as transposed conv + a depthwise blur carrying the demodulation, and the warp as an exact row gather
-  (``float_motion_ae.channels_last``); the only fused route that also runs bf16/fp16 (flow and warp stay
-  float32);
-- ``"auto"``: ``"channels_last"`` where PyTorch has oneDNN (mkldnn), else ``"winograd"`` where NNPACK is
-  available, else ``"fused"``.
-
-The fused kernels run on CPU; ``"fused"``/``"winograd"`` only for float32/float64 tensors (other dtypes use
-the reference path there). Other devices always use the reference path.
-"""
-
-KERNEL_CHOICES: tuple[str, ...] = ("auto", "reference", "fused", "winograd", "channels_last")
-
-
-def default_kernels() -> DecoderKernels:
-    """What ``"auto"`` resolves to on this PyTorch build (see ``DecoderKernels``)."""
-    if torch.backends.mkldnn.is_available():
-        return "channels_last"
-    return "winograd" if winograd_available() else "fused"
 
 
 def upsample_phase_kernel(weight: torch.Tensor, blur: torch.Tensor) -> torch.Tensor:

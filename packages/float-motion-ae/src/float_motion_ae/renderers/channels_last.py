@@ -1,4 +1,4 @@
-"""Channels-last inference route of the decoder: oneDNN convolutions and an exact gather-based warp.
+"""``ChannelsLastRenderer``: the decoder's channels-last inference route (oneDNN convs, exact gather warp).
 
 One frame at a time, every feature map is kept in ``torch.channels_last`` memory format (NHWC strides on an
 NCHW-shaped tensor), where PyTorch hands 3x3 and transposed convolutions to oneDNN's direct kernels, which
@@ -23,10 +23,15 @@ Shapes in this module: maps ``[1, C, H, W]`` (channels_last strides), rows ``[H 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+
+from float_motion_ae.layers import warp_dtype
+from float_motion_ae.renderers.base import InferenceRenderer
+from float_motion_ae.renderers.constants import weight_constant
 
 if TYPE_CHECKING:
     from float_motion_ae.decoder import ModulatedConv2d, StyledConv, Synthesis, ToFlow, ToRGB
@@ -34,9 +39,32 @@ if TYPE_CHECKING:
 CL = torch.channels_last
 
 
-def warp_dtype(dtype: torch.dtype) -> torch.dtype:
-    """Dtype of the flow, warp and RGB heads: float32 for half types, else the model dtype."""
-    return torch.float32 if dtype in (torch.bfloat16, torch.float16) else dtype
+@dataclass(frozen=True)
+class ChannelsLastRenderer(InferenceRenderer):
+    """The channels-last route at inference (see the module docstring; also bf16/fp16, warping in float32),
+    the official formulation elsewhere (training, other devices).
+
+    Attributes:
+        batch: see ``Renderer``; with ``"weights"`` each frame of a batch takes this route.
+    """
+
+    def modulated_conv(self, conv: ModulatedConv2d, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if self.accepts(conv, x) and (x.shape[0] == 1 or self.batch_mode(x) == "weights"):
+            s = conv.modulation(style)
+            return torch.cat([modulated_conv(conv, x[i : i + 1], s[i]) for i in range(x.shape[0])])
+        return super().modulated_conv(conv, x, style)
+
+    def styled_conv(self, layer: StyledConv, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] == 1 and self.accepts(layer.conv, x):
+            return styled_conv(layer, x, style)
+        return super().styled_conv(layer, x, style)
+
+    def render_batch(
+        self, synthesis: Synthesis, latent: torch.Tensor, features: tuple[torch.Tensor, ...]
+    ) -> torch.Tensor:
+        if latent.shape[0] == 1 and self.accepts(synthesis.conv1.conv, latent):
+            return render(synthesis, latent, features)
+        return super().render_batch(synthesis, latent, features)
 
 
 def to_channels_last(x: torch.Tensor) -> torch.Tensor:
@@ -106,7 +134,7 @@ def modulated_conv(
     exact = warp_dtype(dtype)  # per-channel factors are computed at >= float32 precision
     s32 = s.to(exact)
     if mc.demodulate:
-        c = torch.rsqrt(mc._constant("energy").to(exact) @ s32.square() + 1e-8) * gain
+        c = torch.rsqrt(weight_constant(mc, "energy").to(exact) @ s32.square() + 1e-8) * gain
     else:
         c = torch.full((mc.out_ch,), gain, dtype=exact, device=x.device)
     b = None if bias is None else (bias.reshape(-1).to(exact) * gain).to(dtype)
@@ -116,18 +144,20 @@ def modulated_conv(
     if mc.upsample:
         if modulate_input:
             scaled_x = x * s.to(dtype)[None, :, None, None]
-            out = F.conv_transpose2d(scaled_x, mc._constant("transposed_cl"), stride=2)
+            out = F.conv_transpose2d(scaled_x, weight_constant(mc, "transposed_cl"), stride=2)
         else:
-            weight = mc._constant("transposed").to(exact) * s32[:, None, None, None]  # [in, out, 3, 3]
+            weight = weight_constant(mc, "transposed").to(exact) * s32[:, None, None, None]  # [in, out, 3, 3]
             out = F.conv_transpose2d(x, to_channels_last(weight.to(dtype)), stride=2)
         # Blur with the demodulation folded into each channel's FIR kernel, bias added by the same conv.
         kernel = torch.flip(mc.blur.kernel, [0, 1]).to(exact)[None, None] * c[:, None, None, None]
         return F.conv2d(out, to_channels_last(kernel.to(dtype)), b, padding=1, groups=mc.out_ch)
     if modulate_input:
-        out = F.conv2d(x * s.to(dtype)[None, :, None, None], mc._constant("kernel_cl"), padding=mc.padding)
+        out = F.conv2d(
+            x * s.to(dtype)[None, :, None, None], weight_constant(mc, "kernel_cl"), padding=mc.padding
+        )
         out = out.mul_(c.to(dtype)[None, :, None, None])
         return out if b is None else out.add_(b[None, :, None, None])
-    weight = mc._constant("kernel").to(exact) * (c[:, None] * s32[None, :])[:, :, None, None]
+    weight = weight_constant(mc, "kernel").to(exact) * (c[:, None] * s32[None, :])[:, :, None, None]
     return F.conv2d(x, to_channels_last(weight.to(dtype)), b, padding=mc.padding)
 
 
@@ -161,7 +191,7 @@ def flow_and_warp(
     dtype = warp_dtype(x.dtype)
     conv = to_flow.conv
     s = conv.modulation(style)[0].to(dtype)
-    weight = conv._constant("kernel").to(dtype)[:, :, 0, 0] * s[None, :]  # [3, C], no demodulation
+    weight = weight_constant(conv, "kernel").to(dtype)[:, :, 0, 0] * s[None, :]  # [3, C], no demodulation
     pre = F.linear(map_rows(to_channels_last(x)).to(dtype), weight, to_flow.bias.reshape(-1).to(dtype))
     pre_map = rows_map(pre, height, width)  # [1, 3, H, W]
     if skip is not None:
