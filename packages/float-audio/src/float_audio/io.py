@@ -117,7 +117,7 @@ def load_audio(
         ) from error
     with container:
         if not container.streams.audio:
-            kinds = sorted({stream.type for stream in container.streams}) or ["none"]
+            kinds: list[str] = sorted({str(stream.type) for stream in container.streams}) or ["none"]
             raise AudioDecodeError(
                 f"{source}: has no audio stream (streams found: {', '.join(kinds)}); {_SUPPORTED_HINT}",
                 source,

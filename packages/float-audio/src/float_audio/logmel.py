@@ -81,6 +81,9 @@ class LogMelFrameEncoder(nn.Module):
     needs nothing saved: its config (``config.model_dump()``) rebuilds it exactly.
     """
 
+    window: torch.Tensor  # [n_fft] Hann window (buffer)
+    filters: torch.Tensor  # mel filterbank (buffer)
+
     def __init__(self, config: LogMelFrameEncoderConfig | None = None, **settings: object) -> None:
         super().__init__()
         self.config = config or LogMelFrameEncoderConfig(**settings)

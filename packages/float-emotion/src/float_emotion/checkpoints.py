@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 _INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
@@ -45,8 +45,10 @@ def load_config(model: str | Path, revision: str | None = None) -> Any:
 
 def load_classifier(
     auto_class: Any, model: str | Path, *, task: str, revision: str | None = None
-) -> tuple[nn.Module, set[str], set[str]]:
+) -> tuple[Any, set[str], set[str]]:
     """Load ``model`` through a transformers auto class; return ``(model, missing_keys, unexpected_keys)``.
+
+    The model is a ``transformers.PreTrainedModel`` (typed ``Any``: its config attributes are dynamic).
 
     Raises:
         MissingHeadError: when the config's model type has no class for ``task`` in ``auto_class``.

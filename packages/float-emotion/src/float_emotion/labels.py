@@ -72,12 +72,14 @@ def emotion_index(name: str) -> int:
 
 def one_hot(name: str | int, batch_size: int = 1) -> Tensor:
     """One-hot emotion distribution ``[batch_size, 7]`` (float32) for a name/alias or a canonical index."""
-    if isinstance(name, int) and not isinstance(name, bool):
+    if isinstance(name, str):
+        index = emotion_index(name)
+    elif isinstance(name, int) and not isinstance(name, bool):
         if not 0 <= name < NUM_EMOTIONS:
             raise ValueError(f"emotion index {name} is out of range: valid indices are 0..{NUM_EMOTIONS - 1}")
         index = name
     else:
-        index = emotion_index(name)
+        raise ValueError(f"unknown emotion {name!r}: valid emotions are {', '.join(EMOTIONS)}")
     out = torch.zeros(batch_size, NUM_EMOTIONS)
     out[:, index] = 1.0
     return out

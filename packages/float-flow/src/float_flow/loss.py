@@ -77,11 +77,12 @@ class ConditionDropout:
             pose=draw(cfg.p_pose),
         )
 
-        def zero(value: Tensor | None, mask: Tensor) -> Tensor | None:
-            if value is None:
-                return None
+        def zero(value: Tensor, mask: Tensor) -> Tensor:
             keep = (~mask).reshape(-1, *([1] * (value.ndim - 1))).to(value.dtype)
             return value * keep
+
+        def zero_optional(value: Tensor | None, mask: Tensor) -> Tensor | None:
+            return None if value is None else zero(value, mask)
 
         dropped = replace(
             cond,
@@ -90,8 +91,8 @@ class ConditionDropout:
             emotion=zero(cond.emotion, masks.emotion),
             prev_motion=zero(cond.prev_motion, masks.context),
             prev_audio=zero(cond.prev_audio, masks.context),
-            pose=zero(cond.pose, masks.pose),
-            prev_pose=zero(cond.prev_pose, masks.pose),
+            pose=zero_optional(cond.pose, masks.pose),
+            prev_pose=zero_optional(cond.prev_pose, masks.pose),
         )
         return dropped, masks
 

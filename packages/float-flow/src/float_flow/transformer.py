@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -90,7 +91,8 @@ class TimestepEmbedder(nn.Module):
         )
 
     def forward(self, t: Tensor) -> Tensor:
-        return self.mlp(timestep_frequencies(t, self.freq_dim).to(self.mlp[0].weight.dtype))
+        first = cast(nn.Linear, self.mlp[0])
+        return self.mlp(timestep_frequencies(t, self.freq_dim).to(first.weight.dtype))
 
 
 class BandAttention(nn.Module):
@@ -170,6 +172,8 @@ class FlowMatchingTransformer(nn.Module, PyTorchModelHubMixin):
     every block modulates frame i with c_i. Context tokens carry clean latents and their own audio.
     """
 
+    alignment_mask: Tensor  # [L' + L, L' + L] bool band mask (buffer): True where attention is blocked
+
     def __init__(
         self,
         dim_motion: int = 512,
@@ -224,13 +228,12 @@ class FlowMatchingTransformer(nn.Module, PyTorchModelHubMixin):
             if isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
-        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
-        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
-        for block in self.blocks:
-            nn.init.zeros_(block.adaLN_modulation[1].weight)
-            nn.init.zeros_(block.adaLN_modulation[1].bias)
-        nn.init.zeros_(self.decoder.adaLN_modulation[1].weight)
-        nn.init.zeros_(self.decoder.adaLN_modulation[1].bias)
+        nn.init.normal_(cast(nn.Linear, self.t_embedder.mlp[0]).weight, std=0.02)
+        nn.init.normal_(cast(nn.Linear, self.t_embedder.mlp[2]).weight, std=0.02)
+        modulations = [cast(FMTBlock, block).adaLN_modulation for block in self.blocks]
+        for modulation in [*modulations, self.decoder.adaLN_modulation]:
+            nn.init.zeros_(cast(nn.Linear, modulation[1]).weight)
+            nn.init.zeros_(cast(nn.Linear, modulation[1]).bias)
         nn.init.zeros_(self.decoder.linear.weight)
         nn.init.zeros_(self.decoder.linear.bias)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from float_motion_ae.config import MotionAEConfig
 from float_motion_ae.model import MotionAutoEncoder
 
 OFFICIAL_PREFIX = "motion_autoencoder."
@@ -74,7 +75,7 @@ def convert_official(
             f"no tensor starts with {prefix!r}: is this the official float.pth? (first keys: "
             f"{_format_keys([str(k) for k in list(source)[:8]])})"
         )
-    model = MotionAutoEncoder(**config)
+    model = MotionAutoEncoder(MotionAEConfig.build(None, **config))
     expected = model.state_dict()
     missing = sorted(set(expected) - set(ours))
     unexpected = sorted(set(ours) - set(expected))
@@ -110,4 +111,4 @@ def load_official(path: str | Path, **config: int) -> MotionAutoEncoder:
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, Mapping):
         raise ValueError(f"{path} does not hold a state dict (got {type(state).__name__})")
-    return convert_official(state, **config)
+    return convert_official(state, prefix=OFFICIAL_PREFIX, **config)  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -204,6 +204,16 @@ class ToRGB(nn.Module):
             self.upsample = Upsample()
         self.conv = nn.Sequential(EqualConv2d(in_ch, 3, 1, bias=False), FusedLeakyReLU(3))
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+
+    @property
+    def projection(self) -> EqualConv2d:
+        """The 1x1 conv (``conv.0``), typed for the renderers."""
+        return cast(EqualConv2d, self.conv[0])
+
+    @property
+    def activation(self) -> FusedLeakyReLU:
+        """The leaky ReLU with its bias (``conv.1``), typed for the renderers."""
+        return cast(FusedLeakyReLU, self.conv[1])
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
         """[B, C, H, W] (+ skip [B, 3, H/2, W/2]) -> [B, 3, H, W]."""

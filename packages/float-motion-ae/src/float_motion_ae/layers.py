@@ -65,6 +65,8 @@ def depthwise_upsample2x(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 class Blur(nn.Module):
     """Depthwise FIR filter with fixed padding; ``kernel`` is a rebuilt, non-persistent buffer."""
 
+    kernel: torch.Tensor  # [k, k] FIR taps (buffer)
+
     def __init__(self, pad: tuple[int, int], upsample_factor: int = 1, taps: Sequence[int] = BLUR_TAPS):
         super().__init__()
         self.pad = pad
@@ -77,6 +79,8 @@ class Blur(nn.Module):
 
 class Upsample(nn.Module):
     """2x FIR upsampling of a feature map ([B, C, H, W] -> [B, C, 2H, 2W])."""
+
+    kernel: torch.Tensor  # [4, 4] FIR taps with gain 4 (buffer)
 
     def __init__(self, taps: Sequence[int] = BLUR_TAPS):
         super().__init__()

@@ -24,7 +24,7 @@ Shapes in this module: maps ``[1, C, H, W]`` (channels_last strides), rows ``[H 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
@@ -104,8 +104,12 @@ def gather_bilinear(table: torch.Tensor, height: int, width: int, grid: torch.Te
     x1i, y1i = x0i + 1, y0i + 1
     in_x0, in_x1 = (x0i >= 0) & (x0i < width), (x1i >= 0) & (x1i < width)
     in_y0, in_y1 = (y0i >= 0) & (y0i < height), (y1i >= 0) & (y1i < height)
-    corners = ((x0i, y0i, in_x0 & in_y0), (x1i, y0i, in_x1 & in_y0), (x0i, y1i, in_x0 & in_y1))
-    corners += ((x1i, y1i, in_x1 & in_y1),)
+    corners = (
+        (x0i, y0i, in_x0 & in_y0),
+        (x1i, y0i, in_x1 & in_y0),
+        (x0i, y1i, in_x0 & in_y1),
+        (x1i, y1i, in_x1 & in_y1),
+    )
     weights = (wx0 * wy0, wx1 * wy0, wx0 * wy1, wx1 * wy1)
     # A corner outside the map reads row 0 with weight 0: the zeros padding without a padded copy.
     index = torch.stack([torch.where(ok, y * width + x, 0) for x, y, ok in corners], dim=1)
@@ -216,7 +220,7 @@ def masked_rgb(
 
     The 1x1 conv commutes with the per-pixel mask, so the mask scales 3 channels instead of C.
     """
-    conv, act = to_rgb.conv[0], to_rgb.conv[1]
+    conv, act = to_rgb.projection, to_rgb.activation
     weight = (conv.weight * conv.scale).to(sampled.dtype)[:, :, 0, 0]
     rgb = F.linear(sampled, weight).mul_(mask).add_(act.bias.reshape(1, -1).to(sampled.dtype))
     rgb = F.leaky_relu_(rgb, act.negative_slope).mul_(act.gain).add_(to_rgb.bias.reshape(1, -1).to(rgb.dtype))
@@ -245,12 +249,12 @@ def render(synthesis: Synthesis, latent: torch.Tensor, features: tuple[torch.Ten
     for level, (to_flow, to_rgb, feature) in enumerate(
         zip(synthesis.to_flows, synthesis.to_rgbs, features, strict=True)
     ):
-        out = styled_conv(synthesis.convs[2 * level], out, latent)
-        out = styled_conv(synthesis.convs[2 * level + 1], out, latent)
+        out = styled_conv(cast("StyledConv", synthesis.convs[2 * level]), out, latent)
+        out = styled_conv(cast("StyledConv", synthesis.convs[2 * level + 1]), out, latent)
         height, width = out.shape[2], out.shape[3]
         table = map_rows(to_channels_last(feature.to(wdtype)))
-        sampled, mask, flow = flow_and_warp(to_flow, out, latent, table, flow)
-        rgb = masked_rgb(to_rgb, sampled, mask, rgb, height, width)
+        sampled, mask, flow = flow_and_warp(cast("ToFlow", to_flow), out, latent, table, flow)
+        rgb = masked_rgb(cast("ToRGB", to_rgb), sampled, mask, rgb, height, width)
         if level != last:
             sampled_map = rows_map(sampled.to(dtype), height, width)
             out = torch.lerp(out, sampled_map, rows_map(mask.to(dtype), height, width))

@@ -17,7 +17,7 @@ Exact up to float rounding (float64 agrees with the reference to ~1e-13 per laye
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +27,7 @@ from float_motion_ae.renderers.constants import weight_constant
 from float_motion_ae.renderers.kernels import conv1x1, conv3x3
 
 if TYPE_CHECKING:
-    from float_motion_ae.decoder import ModulatedConv2d, StyledConv, Synthesis, ToRGB
+    from float_motion_ae.decoder import ModulatedConv2d, StyledConv, Synthesis, ToFlow, ToRGB
 
 POLYPHASE_MIN_PIXELS = 64 * 64
 """Upsampling convs on inputs with fewer pixels use transposed conv + blur (cheaper there), else polyphase."""
@@ -83,8 +83,8 @@ class FusedRenderer(InferenceRenderer):
         ):
             out = synthesis.convs[2 * level](out, latent)
             out = synthesis.convs[2 * level + 1](out, latent)
-            sampled, mask, flow = to_flow.sample(out, latent, feature, flow)
-            rgb = masked_rgb(to_rgb, sampled, mask, rgb)
+            sampled, mask, flow = cast("ToFlow", to_flow).sample(out, latent, feature, flow)
+            rgb = masked_rgb(cast("ToRGB", to_rgb), sampled, mask, rgb)
             if level != last:
                 out = torch.lerp(out, sampled, mask)
         assert rgb is not None
@@ -157,7 +157,7 @@ def masked_rgb(
     A 1x1 conv commutes with a per-pixel scale: ``conv(x * m) = m * conv(x)``, so the mask multiplies
     3 output channels instead of C input channels. ``x`` [1, C, H, W], ``mask`` [1, 1, H, W] -> [1, 3, H, W].
     """
-    conv, act = to_rgb.conv[0], to_rgb.conv[1]
+    conv, act = to_rgb.projection, to_rgb.activation
     out = conv1x1(x, conv.weight * conv.scale, None).mul_(mask)
     out = F.leaky_relu_(out.add_(act.bias), act.negative_slope).mul_(act.gain).add_(to_rgb.bias)
     return out if skip is None else out.add_(to_rgb.upsample(skip))

@@ -14,8 +14,11 @@ dividing every style map's weight by ``c`` leaves the decoder's output unchanged
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 
+from float_motion_ae.layers import EqualConv2d, EqualLinear
 from float_motion_ae.model import MotionAutoEncoder
 
 __all__ = ["coefficient_scale", "rescale_latents"]
@@ -34,11 +37,11 @@ def rescale_latents(model: MotionAutoEncoder, factor: float) -> MotionAutoEncode
     ``model``. Save and reload it before fast inference (the decoder caches derived inference kernels)."""
     if not factor > 0:
         raise ValueError(f"factor must be > 0, got {factor}")
-    last_conv = model.enc.net_app.convs[-1]
+    last_conv = cast(EqualConv2d, model.enc.net_app.convs[-1])
     last_conv.weight.mul_(factor)
-    if getattr(last_conv, "bias", None) is not None:
+    if last_conv.bias is not None:
         last_conv.bias.mul_(factor)
-    head = list(model.enc.fc)
+    head = [cast(EqualLinear, layer) for layer in model.enc.fc]
     head[0].weight.div_(factor)
     head[-1].weight.mul_(factor)
     if head[-1].bias is not None:
