@@ -23,12 +23,12 @@ from float_data import FaceDetection, PrepareConfig, decode_image, prepare_datas
 from float_eval import ARCFACE_TEMPLATE, Components, Face
 from float_evaluate import EvaluateConfig, run_evaluation
 from float_evaluate.cli import app
-from float_generate import (
+from float_pipeline import (
     NoFaceError,
     Pipeline,
     load_bundle,
 )
-from float_generate.testing import build_random_bundle
+from float_pipeline.testing import build_random_bundle
 
 SIZE = 32  # bundle resolution = prepared crop size
 

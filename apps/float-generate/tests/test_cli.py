@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fg_helpers import read_video, wav_frames, write_wav
 from PIL import Image
 from typer.testing import CliRunner
 
 from float_generate.cli import app
+from float_pipeline.testing import read_mp4, wav_frames, write_wav
 
 runner = CliRunner()
 
@@ -30,7 +30,7 @@ def test_generates_a_video(tiny_bundle: Path, portrait_png: Path, speech_wav: Pa
     )  # fmt: skip
     assert code == 0, output
     assert f"{wav_frames(speech_wav)} frames" in output
-    frames, has_audio, _ = read_video(out)
+    frames, has_audio, _ = read_mp4(out)
     assert frames.shape[0] == wav_frames(speech_wav) and has_audio
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left
 

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from float_emotion import PredictorSpec
 from float_flow import LossConfig, TransformerConfig
-from float_generate.bundle import AudioSpec, LogMelAudioSpec
 from float_motion_ae import LossWeights, MotionAEConfig, PairAugment
+from float_pipeline import AudioSpec, LogMelAudioSpec
 
 __all__ = [
     "AEStageConfig",

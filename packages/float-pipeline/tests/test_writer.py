@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from float_generate.writer import VideoWriter
+from float_pipeline import VideoWriter
 
 
 def test_an_error_leaves_no_file(tmp_path: Path, speech_wav: Path) -> None:
