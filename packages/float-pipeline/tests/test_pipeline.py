@@ -190,3 +190,28 @@ def test_portrait_crop_follows_the_bundle_unless_the_options_say_otherwise(
     assert official.portrait.box == crop_box_from_face(detect_faces(detector, image)[0].box, scale=1.6)
     # A bundle that says nothing keeps the official rule.
     assert Pipeline.from_pretrained(tiny_bundle, progress=False).bundle.manifest.defaults.crop_scale == 1.6
+
+
+def test_parts_that_do_not_fit_are_refused_at_save_and_at_load(tiny_bundle: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from float_audio import AudioProjection
+    from float_pipeline import BundleError, load_bundle, save_bundle
+
+    bundle = load_bundle(tiny_bundle)
+    with pytest.raises(BundleError, match=r"flow\.dim_audio=16 != audio_projection\.out_dim=8"):
+        save_bundle(
+            tmp_path / "bad",
+            manifest=bundle.manifest,
+            motion_ae=bundle.motion_ae,
+            flow=bundle.flow,
+            audio_projection=AudioProjection(in_dim=16, out_dim=8),
+            model_card="mismatched",
+        )
+    assert not (tmp_path / "bad").exists()
+    edited = tmp_path / "edited"
+    shutil.copytree(tiny_bundle, edited)
+    manifest = (edited / "bundle.json").read_text().replace('"resolution": 32', '"resolution": 64')
+    (edited / "bundle.json").write_text(manifest)
+    with pytest.raises(BundleError, match=r"motion_ae renders 32 px but bundle\.json says 64"):
+        load_bundle(edited)
