@@ -4,7 +4,7 @@ Run: ``uv run python tools/bench/pipeline.py`` (paper-size models with random we
 or ``--small`` for a quick run on tiny models. Both pipelines use the same bundle, inputs and seed, in the
 same process, interleaved; random weights are fine for speed (the compute does not depend on the values).
 
-- ours: ``float_generate.Pipeline`` exactly as ``generate()`` runs it: chunked wav2vec2, windows streamed,
+- ours: ``float_pipeline.Pipeline`` exactly as ``generate()`` runs it: chunked wav2vec2, windows streamed,
   decoder batched over ``--decode-batch`` frames with the source features computed once, frames encoded into
   the mp4 as they come (H.264 + AAC).
 - naive (what the official generate.py does): whole-clip wav2vec2 in one pass, all windows sampled first,
@@ -69,8 +69,8 @@ def build_bundle(out: Path, small: bool) -> Path:
 
     from float_audio import AudioProjection
     from float_flow import FlowMatchingTransformer
-    from float_generate import BundleManifest, GenerationDefaults, Wav2Vec2AudioSpec, save_bundle
     from float_motion_ae import MotionAutoEncoder
+    from float_pipeline import BundleManifest, GenerationDefaults, Wav2Vec2AudioSpec, save_bundle
 
     torch.manual_seed(0)
     if small:
@@ -110,8 +110,7 @@ def build_bundle(out: Path, small: bool) -> Path:
 # -------------------------------------------------------------------------------------------- ours
 def run_ours(pipeline, audio: Path, out: Path, decode_batch: int) -> tuple[float, float, int]:
     """What ``Pipeline.generate`` does, with the first frame's time noted: (seconds, first frame, frames)."""
-    from float_generate import GenerateOptions
-    from float_generate.writer import VideoWriter
+    from float_pipeline import GenerateOptions, VideoWriter
 
     began = time.perf_counter()
     clip = pipeline.prepare(PORTRAIT, audio, GenerateOptions(decode_batch=decode_batch, crop=False))
@@ -132,9 +131,7 @@ def run_naive(pipeline, audio: Path, out: Path) -> tuple[float, float, int]:
     from float_audio import Wav2Vec2FrameEncoder, load_audio
     from float_data import to_model_tensor
     from float_flow import SamplerConfig, generate
-    from float_generate.pipeline import to_uint8_frames
-    from float_generate.portrait import prepare_portrait
-    from float_generate.writer import VideoWriter
+    from float_pipeline import VideoWriter, prepare_portrait, to_uint8_frames
 
     bundle = pipeline.bundle
     dtype = pipeline.dtype
@@ -195,7 +192,7 @@ def child_memory(bundle: Path, seconds: float, dtype: str, decode_batch: int) ->
     """Subprocess body: generate a ``seconds`` clip with ours (tuned allocator, as float-generate runs);
     print as JSON the peak RSS (MiB) of the whole process and of the generation alone (the mark is reset
     after the models are loaded, whose own peak would otherwise hide any growth with the clip length)."""
-    from float_generate import Pipeline
+    from float_pipeline import Pipeline
 
     with tempfile.TemporaryDirectory() as folder:
         audio = make_speech(Path(folder) / "speech.wav", seconds)
@@ -251,8 +248,8 @@ def main() -> None:
         child_memory(args.child, args.child_seconds, args.dtypes, args.decode_batch)
         return
 
-    from float_generate import Pipeline
     from float_motion_ae import ALLOCATOR_SETTING, tune_cpu_allocator
+    from float_pipeline import Pipeline
 
     work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     size = "small" if args.small else "paper-size"

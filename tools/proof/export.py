@@ -1,4 +1,4 @@
-"""Write the inference bundle of a trained demo run with ``float_generate.save_bundle``."""
+"""Write the inference bundle of a trained demo run with ``float_pipeline.save_bundle``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 from float_audio import AudioProjection
 from float_flow import FlowMatchingTransformer
-from float_generate.bundle import BundleManifest, save_bundle
 from float_motion_ae import MotionAutoEncoder
+from float_pipeline import BundleManifest, save_bundle
 from proof.recipe import FMTRecipe
 
 DEFAULT_CARD = """# FLOAT-kit demo bundle

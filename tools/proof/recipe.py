@@ -15,9 +15,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from float_flow import LossConfig, TransformerConfig
-from float_generate.bundle import GenerationDefaults, LogMelAudioSpec
 from float_motion_ae import MotionAEConfig
 from float_motion_ae.training import PairAugment
+from float_pipeline import GenerationDefaults, LogMelAudioSpec
 
 __all__ = ["AERecipe", "FMTRecipe", "RecipeError", "load_recipe"]
 

@@ -34,14 +34,13 @@ from float_data import (
     crop_face,
     crop_track,
     detect_faces,
+    follow_face,
+    interpolate_boxes,
     read_video,
     to_model_tensor,
 )
-from float_data.track import follow_face, interpolate_boxes
-from float_generate import Pipeline, load_bundle
-from float_generate.errors import GenerateError
-from float_generate.portrait import cached_detector, face_box
 from float_motion_ae import MotionAutoEncoder
+from float_pipeline import GenerateError, Pipeline, cached_detector, face_box, load_bundle
 from proof.lipsync import MouthMeter
 from proof.measure import pearson, psnr, shuffled_pairs, speech_mask
 
@@ -159,7 +158,7 @@ def ae_psnr(pipe: Pipeline, frames: np.ndarray, every: int = 4) -> tuple[float, 
     """Mean PSNR (dB) of reconstructing frames ``every``, ``2 * every``, ... of a clip from its frame 0
     through the auto-encoder at the bundle resolution: ``(on the prepared crop, copying frame 0 there, each
     frame from itself there, on the portrait crop)``. The prepared crop is :func:`prepared_crop`; the
-    portrait crop is what float-generate cuts from frame 0 (``float_generate.portrait.face_box`` with the
+    portrait crop is what float-generate cuts from frame 0 (``float_pipeline.face_box`` with the
     bundle's defaults)."""
     detector = cached_detector("dlib", None)  # the one face_box uses: built once per process
     size, model, defaults = pipe.bundle.resolution, pipe.bundle.motion_ae, pipe.bundle.manifest.defaults

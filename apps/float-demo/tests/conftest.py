@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from demo_helpers import build_tiny_bundle
 
-from float_generate import Pipeline
+from float_pipeline import Pipeline
 
 
 @pytest.fixture(scope="session")

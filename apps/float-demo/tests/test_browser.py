@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from demo_helpers import read_mp4, wav_frames
 
 from float_demo.cli import ServeSettings, launch_app
 from float_demo.offline import OFFLINE_ENV
+from float_pipeline.testing import read_mp4, wav_frames
 
 pytestmark = [
     pytest.mark.slow,
@@ -113,7 +113,7 @@ def test_generate_in_headless_chromium(
     assert played["error"] is None and played["time"] > 0 and played["state"] >= 2
     # The same bytes decode to every frame, with the speech as audio.
     (tmp_path / "served.mp4").write_bytes(body)
-    frames, has_audio = read_mp4(tmp_path / "served.mp4")
+    frames, has_audio, _ = read_mp4(tmp_path / "served.mp4")
     assert frames.shape == (wav_frames(speech_wav), 32, 32, 3) and has_audio
     assert (tmp_path / "float-demo.png").stat().st_size > 10_000
     # Offline: every request the page made went to the demo server itself.

@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from demo_helpers import read_mp4, wav_frames
 from PIL import Image
 
 from float_demo import EMOTION_CHOICES, DemoInputError, run_request
 from float_emotion import EMOTIONS
-from float_generate import OptionError, Pipeline
+from float_pipeline import OptionError, Pipeline
+from float_pipeline.testing import read_mp4, wav_frames
 
 
 class RecordingGenerator:
@@ -117,7 +117,7 @@ def test_real_pipeline_writes_a_playable_clip(
     image = np.asarray(Image.open(portrait_png).convert("RGB"))
     form = {"emotion": "happy", "steps": 2, "seed": 5, "paste_back": True}
     result = run_request(pipeline, image, speech_wav, form, tmp_path)
-    frames, has_audio = read_mp4(result.video)
+    frames, has_audio, _ = read_mp4(result.video)
     expected = wav_frames(speech_wav)
     assert expected == 94  # 3.74 s at 25 fps, rounded up
     assert frames.shape == (expected, 256, 256, 3)  # paste-back: the portrait's own size

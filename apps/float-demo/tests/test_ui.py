@@ -8,11 +8,11 @@ from typing import Any
 import gradio as gr
 import numpy as np
 import pytest
-from demo_helpers import read_mp4
 from PIL import Image
 
 from float_demo import EMOTION_CHOICES, build_app
-from float_generate import Pipeline
+from float_pipeline import Pipeline
+from float_pipeline.testing import read_mp4
 
 
 def _components(app: gr.Blocks) -> dict[str, dict[str, Any]]:
@@ -65,7 +65,7 @@ def test_handler_renders_a_clip(
     image = np.asarray(Image.open(portrait_png).convert("RGB"))
     video, summary = _handler(app).fn(image, str(speech_wav), "neutral", 1.0, 2.0, 1.0, 2.0, 0.0, False, True)
     assert Path(video).parent == tmp_path
-    frames, has_audio = read_mp4(Path(video))
+    frames, has_audio, _ = read_mp4(Path(video))
     assert frames.shape == (94, 32, 32, 3) and has_audio
     assert summary.startswith("94 frames (3.74 s of speech) at 32x32, emotion neutral, 2 steps, seed 0")
 

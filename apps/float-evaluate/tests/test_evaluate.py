@@ -25,12 +25,12 @@ from float_eval.nets import Face
 from float_eval.ops import ARCFACE_TEMPLATE
 from float_evaluate import EvaluateConfig, run_evaluation
 from float_evaluate.cli import app
-from float_generate import (
+from float_pipeline import (
     NoFaceError,
     Pipeline,
     load_bundle,
 )
-from float_generate.testing import build_random_bundle
+from float_pipeline.testing import build_random_bundle
 
 SIZE = 32  # bundle resolution = prepared crop size
 

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-# The helpers module sits next to this file; --import-mode=importlib does not put it on sys.path.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fg_helpers import build_tiny_bundle
-
-from float_generate import Pipeline
+from float_pipeline import Pipeline
+from float_pipeline.testing import build_random_bundle
 
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_bundle(tmp_path_factory.mktemp("bundle") / "tiny")
+    """The seeded random test bundle, zero-initialised flow layers re-drawn so that conditions matter."""
+    return build_random_bundle(tmp_path_factory.mktemp("bundle") / "tiny", randomize_zero_init=True)
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fg_helpers import read_video, wav_frames
 from typer.testing import CliRunner
 
-from float_generate import Pipeline
-from float_generate.batch import read_jobs, run_batch
+from float_generate import read_jobs, run_batch
 from float_generate.cli import app
+from float_pipeline import Pipeline
+from float_pipeline.testing import read_mp4, wav_frames
 
 
 def test_batch_jsonl_reports_the_bad_row(
@@ -30,7 +30,7 @@ def test_batch_jsonl_reports_the_bad_row(
     assert "steps" in (report.outcomes[3].error or "")
     assert (tmp_path / "a.mp4").is_file() and (tmp_path / "c.mp4").is_file()
     assert not (tmp_path / "bad.mp4").exists() and not (tmp_path / "d.mp4").exists()
-    assert read_video(tmp_path / "c.mp4")[0].shape == (wav_frames(speech_wav), 256, 256, 3)
+    assert read_mp4(tmp_path / "c.mp4")[0].shape == (wav_frames(speech_wav), 256, 256, 3)
     summary = json.loads((tmp_path / "jobs.report.json").read_text())
     assert (summary["total"], summary["succeeded"], summary["failed"]) == (4, 2, 2)
     assert summary["rows"][1]["row"] == 2 and not summary["rows"][1]["ok"]

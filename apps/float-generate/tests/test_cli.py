@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fg_helpers import read_video, wav_frames, write_wav
 from PIL import Image
 from typer.testing import CliRunner
 
 from float_generate.cli import app
+from float_pipeline.testing import read_mp4, wav_frames, write_wav
 
 runner = CliRunner()
 
@@ -25,10 +25,8 @@ def invoke(*args: str | Path) -> tuple[int, str]:
 def test_generates_a_video(
     tiny_bundle: Path, portrait_png: Path, speech_wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import float_generate.pipeline as pipeline_module
-
     tuned: list[int] = []  # the CLI opts in to the malloc tuning (the library never does on its own)
-    monkeypatch.setattr(pipeline_module, "tune_cpu_allocator", lambda: tuned.append(1) or True)
+    monkeypatch.setattr("float_pipeline.pipeline.tune_cpu_allocator", lambda: tuned.append(1) or True)
     out = tmp_path / "clip.mp4"
     code, output = invoke(
         "--image", portrait_png, "--audio", speech_wav, "--out", out, "--checkpoint", tiny_bundle,
@@ -37,7 +35,7 @@ def test_generates_a_video(
     assert code == 0, output
     assert tuned == [1]
     assert f"{wav_frames(speech_wav)} frames" in output
-    frames, has_audio, _ = read_video(out)
+    frames, has_audio, _ = read_mp4(out)
     assert frames.shape[0] == wav_frames(speech_wav) and has_audio
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left
 

@@ -1,79 +1,54 @@
-"""float-convert-official on a synthetic float.pth built from the official manifest's keys and shapes."""
+"""float-convert-official: the command line over convert_official_checkpoint (exit codes, output).
+
+The conversion itself (274/274 tensors on a synthetic float.pth) is tested in packages/float-pipeline.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-import torch
-from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from float_generate import read_manifest
-from float_generate.convert import LICENSE_NOTICE, ConversionError, app, check_coverage
-
-# Keys and shapes of the 274 tensors of the official float.pth (copy of the design manifest; no weights).
-MANIFEST = Path(__file__).parent / "fixtures" / "official_float_pth.json"
-OFFICIAL_PARAMS = 206_657_800
+import float_generate.convert as convert_cli
+from float_generate.convert import app
 
 
-def _official_shapes() -> dict[str, list[int]]:
-    return json.loads(MANIFEST.read_text())["tensors"]
+def test_success_names_the_bundle_the_count_and_the_licence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict] = []
 
+    def fake(checkpoint: Path, out_dir: Path, **options: object) -> Path:
+        calls.append({"checkpoint": checkpoint, "out": out_dir, **options})
+        return out_dir
 
-def test_coverage_is_strict() -> None:
-    keys = {name: torch.empty(0) for name in _official_shapes()}
-    assert sum(check_coverage(keys).values()) == 274
-    with pytest.raises(ConversionError, match=r"no converter maps: wav2vec2\.extra"):
-        check_coverage({**keys, "wav2vec2.extra": torch.empty(0)})
-    fewer = dict(keys)
-    fewer.pop("fmt.blocks.3.mlp.fc1.weight")
-    with pytest.raises(ConversionError, match=r"fmt\.\*: 92 \(expected 93\)"):
-        check_coverage(fewer)
-
-
-@pytest.mark.slow
-def test_converts_all_274_tensors_into_a_bundle(tmp_path: Path) -> None:
-    generator = torch.Generator().manual_seed(0)
-    # float16 halves the synthetic file (413 MB); the converters cast to float32, shapes are what is checked
-    state = {
-        name: torch.randn(shape, generator=generator).to(torch.float16)
-        for name, shape in _official_shapes().items()
-    }
-    checkpoint = tmp_path / "float.pth"
-    torch.save(state, checkpoint)
+    monkeypatch.setattr(convert_cli, "convert_official_checkpoint", fake)
     out = tmp_path / "bundle"
-    result = CliRunner().invoke(app, [str(checkpoint), str(out), "--audio-backbone", "/models/wav2vec2"])
-    assert result.exit_code == 0, result.output
-    assert "274/274" in result.output and "CC BY-NC" in result.output
-    assert result.output.count(LICENSE_NOTICE) == 1  # stated once, not again by each package converter
-    manifest = read_manifest(out)
-    assert manifest.license == "cc-by-nc-nd-4.0" and manifest.resolution == 512
-    assert manifest.audio.kind == "wav2vec2" and manifest.audio.backbone == "/models/wav2vec2"
-    assert manifest.emotion_predictor is not None and manifest.emotion_predictor.name == "speech"
-    assert manifest.defaults.steps == 9 and manifest.defaults.emotion == "auto"
-    assert "CC BY-NC-ND 4.0" in (out / "README.md").read_text()
-    tensors = {
-        component: load_file(out / component / "model.safetensors")
-        for component in ("motion_ae", "flow", "audio_projection")
-    }
-    params = sum(
-        t.numel() for part in tensors.values() for name, t in part.items() if "alignment_mask" not in name
+    result = CliRunner().invoke(
+        app,
+        [str(tmp_path / "float.pth"), str(out), "--audio-backbone", "/models/w2v", "--emotion-model", "none"],
     )
-    assert params == OFFICIAL_PARAMS
-    pairs = {
-        "motion_autoencoder.dec.direction.weight": tensors["motion_ae"]["dec.direction.weight"],
-        "fmt.blocks.7.attn.qkv.weight": tensors["flow"]["blocks.7.attn.qkv.weight"],
-        "audio_encoder.audio_projection.0.weight": tensors["audio_projection"]["linear.weight"],
-    }
-    for name, ours in pairs.items():
-        assert torch.equal(ours, state[name].float()), name
-    again = CliRunner().invoke(app, [str(checkpoint), str(out)])
-    assert again.exit_code == 2 and "--overwrite" in again.output
+    assert result.exit_code == 0, result.output
+    assert "274/274" in result.output and "CC BY-NC" in result.output and str(out) in result.output
+    assert calls == [
+        {
+            "checkpoint": tmp_path / "float.pth",
+            "out": out,
+            "audio_backbone": "/models/w2v",
+            "emotion_model": None,
+            "overwrite": False,
+        }
+    ]
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, [str(tmp_path / "float.pth"), str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "official checkpoint not found" in result.output and not (tmp_path / "out").exists()
+
+
+def test_existing_output_needs_overwrite(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    result = CliRunner().invoke(app, [str(tmp_path / "float.pth"), str(tmp_path / "out")])
+    assert result.exit_code == 2 and "--overwrite" in result.output

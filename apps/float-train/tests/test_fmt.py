@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from float_generate.bundle import load_bundle
+from float_pipeline import load_bundle
 from float_train.cli import app
 from float_train.config import ConfigError, load_config
 from float_train.fmt import FMTTrainer

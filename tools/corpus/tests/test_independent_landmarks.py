@@ -15,9 +15,7 @@ import numpy as np
 import pytest
 from corpus import CorpusConfig, build_corpus
 
-from float_data import read_video
-from float_data.detectors import DlibDetector
-from float_data.landmarks import mouth_aperture
+from float_data import DlibDetector, mouth_aperture, read_video
 
 
 @pytest.mark.slow

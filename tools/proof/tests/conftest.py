@@ -9,8 +9,8 @@ import torch
 
 from float_audio import AudioProjection, LogMelFrameEncoder
 from float_flow import FlowMatchingTransformer
-from float_generate import BundleManifest, GenerationDefaults, LogMelAudioSpec, save_bundle
 from float_motion_ae import MotionAutoEncoder
+from float_pipeline import BundleManifest, GenerationDefaults, LogMelAudioSpec, save_bundle
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from proof.run import Thresholds, check, format_table, run_proof
 
-from float_generate import default_bundle_path
+from float_pipeline import default_bundle_path
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HELDOUT = {

@@ -12,7 +12,7 @@ from proof.recipe import AERecipe, FMTRecipe, RecipeError, load_recipe
 from proof.train import main
 
 from float_data import PrepareConfig, prepare_dataset
-from float_generate import load_bundle
+from float_pipeline import load_bundle
 
 RECIPES = Path(__file__).resolve().parents[3] / "apps" / "float-train" / "recipes"
 

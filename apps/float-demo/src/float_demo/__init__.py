@@ -1,4 +1,4 @@
-"""float-demo: a local, offline Gradio page over :class:`float_generate.Pipeline`.
+"""float-demo: a local, offline Gradio page over :class:`float_pipeline.Pipeline`.
 
 ``build_app(pipeline)`` builds the page around an already loaded pipeline (the model is loaded once and shared
 by every request); ``float-demo`` (:mod:`float_demo.cli`) loads a bundle and serves it on localhost.

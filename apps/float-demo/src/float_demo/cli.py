@@ -15,7 +15,7 @@ import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from float_demo.offline import apply_offline_environment
-from float_generate.options import Device, DType
+from float_pipeline import Device, DType
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -61,12 +61,12 @@ def launch_app(settings: ServeSettings, *, block: bool = True) -> gr.Blocks:
     False (the server then runs in a background thread; call ``.close()`` to stop it).
 
     Raises:
-        float_generate.BundleError / GenerateError: the checkpoint does not load or the device is missing.
+        float_pipeline.BundleError / GenerateError: the checkpoint does not load or the device is missing.
     """
     apply_offline_environment()
     # Imported after the environment is set: Gradio and Hugging Face read some switches at import time.
     from float_demo.ui import build_app
-    from float_generate import Pipeline
+    from float_pipeline import Pipeline
 
     pipeline = Pipeline.from_pretrained(
         settings.checkpoint,
@@ -117,7 +117,7 @@ def serve(
             "; ".join(f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         ) from None
     from float_audio import AudioError, BackboneNotFoundError
-    from float_generate import BundleError, GenerateError
+    from float_pipeline import BundleError, GenerateError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("float_demo").setLevel(logging.INFO)

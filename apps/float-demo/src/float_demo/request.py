@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from float_audio import AudioError, BackboneNotFoundError
 from float_emotion import EMOTIONS
-from float_generate import BundleError, GenerateError, GenerationResult
+from float_pipeline import BundleError, GenerateError, GenerationResult
 
 # The dropdown: neutral first (the usual choice), the other six classes, then the bundle's own predictor.
 EMOTION_CHOICES: tuple[str, ...] = ("neutral", *(e for e in EMOTIONS if e != "neutral"), "auto")
@@ -39,7 +39,7 @@ class DemoInputError(ValueError):
 
 
 class VideoGenerator(Protocol):
-    """What the demo needs from a model: :class:`float_generate.Pipeline` satisfies it."""
+    """What the demo needs from a model: :class:`float_pipeline.Pipeline` satisfies it."""
 
     def generate(
         self, image: Any, audio: str | Path, out: str | Path, **options: Any
@@ -48,7 +48,7 @@ class VideoGenerator(Protocol):
 
 
 class DemoForm(BaseModel):
-    """The form's settings, validated; every field is a :class:`float_generate.GenerateOptions` field."""
+    """The form's settings, validated; every field is a :class:`float_pipeline.GenerateOptions` field."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -131,7 +131,7 @@ def run_request(
     they are rendered and renames the file into place at the end).
 
     Args:
-        generator: a :class:`float_generate.Pipeline` (or anything with the same ``generate``).
+        generator: a :class:`float_pipeline.Pipeline` (or anything with the same ``generate``).
         image: uint8 RGB [H, W, 3] array or an image path.
         audio: path to a speech file (any ffmpeg-readable format; the microphone gives a wav).
         form: the other widgets' values, keyed like :class:`DemoForm`.

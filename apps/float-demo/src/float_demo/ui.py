@@ -1,5 +1,5 @@
 """The Gradio page: portrait + speech in, talking video out. Built by :func:`build_app` around any object with
-:class:`float_generate.Pipeline`'s ``generate``, so tests can inject a tiny pipeline."""
+:class:`float_pipeline.Pipeline`'s ``generate``, so tests can inject a tiny pipeline."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import gradio as gr
 import numpy as np
 
 from float_demo.request import EMOTION_CHOICES, DemoInputError, VideoGenerator, run_request
-from float_generate import GenerationDefaults
+from float_pipeline import GenerationDefaults
 
 logger = logging.getLogger("float_demo")
 
@@ -55,7 +55,7 @@ def build_app(
     """The demo page around ``pipeline`` (loaded once by the caller and shared by every request).
 
     Args:
-        pipeline: a :class:`float_generate.Pipeline`, or any object with the same ``generate`` method.
+        pipeline: a :class:`float_pipeline.Pipeline`, or any object with the same ``generate`` method.
         output_dir: where each request's mp4 is written (must exist); default: a private temporary folder
             removed when the process exits (videos older than an hour are pruned at each request).
         title: the browser tab's title.

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from float_eval import DEFAULT_METRICS, WeightsError
 from float_evaluate.config import EvaluateConfig
 from float_evaluate.runner import run_evaluation
-from float_generate import BundleError, GenerateError
+from float_pipeline import BundleError, GenerateError
 
 app = typer.Typer(
     add_completion=False,

@@ -7,11 +7,8 @@ run never leaves a half-written file under a final name, and a rerun skips what 
 
 from __future__ import annotations
 
-import os
-import tempfile
 import wave
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +17,9 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from float_data import ManifestEntry, PreparedDataset, decode_image
-from float_generate.writer import VideoWriter
+from float_pipeline import VideoWriter, atomic_path
 
-__all__ = ["ReferenceClip", "atomic_path", "export_reference", "select_videos"]
+__all__ = ["ReferenceClip", "export_reference", "select_videos"]
 
 
 @dataclass(frozen=True)
@@ -44,19 +41,6 @@ class ReferenceClip:
     portrait: Path
     audio: Path
     resumed: bool
-
-
-@contextmanager
-def atomic_path(final: Path) -> Iterator[Path]:
-    """A hidden temporary path next to ``final``, renamed onto it when the block succeeds."""
-    handle, name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.stem}.", suffix=f".part{final.suffix}")
-    os.close(handle)
-    temp = Path(name)
-    try:
-        yield temp
-        os.replace(temp, final)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def select_videos(dataset: PreparedDataset, split: str, limit: int | None) -> list[ManifestEntry]:

@@ -1,6 +1,6 @@
 """One evaluation run: reference clips -> generated clips (resumable) -> float-eval report beside Table 1.
 
-No model maths here: float-data reads the split, float_generate.Pipeline renders, float_eval scores.
+No model maths here: float-data reads the split, float_pipeline.Pipeline renders, float_eval scores.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from float_eval import (
     required_weights,
     resolve_weight,
 )
-from float_eval.report import markdown_table
 from float_evaluate.config import EvaluateConfig
-from float_evaluate.references import ReferenceClip, atomic_path, export_reference, select_videos
-from float_generate import GenerateError, GenerateOptions, Pipeline
+from float_evaluate.references import ReferenceClip, export_reference, select_videos
+from float_pipeline import GenerateError, GenerateOptions, Pipeline, write_text_atomic
 
 __all__ = ["EvaluationRun", "run_evaluation", "write_reports"]
 
@@ -118,10 +117,8 @@ def _annotate(report: Report, config: EvaluateConfig, pipeline: Pipeline, run: E
 def write_reports(report: Report, out: Path, paper_table: bool) -> tuple[Path, Path]:
     """``out/report.json`` and ``out/report.md`` (beside FLOAT's Table 1 when ``paper_table``), atomically."""
     json_path, md_path = out / "report.json", out / "report.md"
-    with atomic_path(json_path) as temp:
-        temp.write_text(json.dumps(json.loads(report.model_dump_json()), indent=2) + "\n")
-    with atomic_path(md_path) as temp:
-        temp.write_text(markdown_table(report, with_paper=paper_table))
+    write_text_atomic(json_path, json.dumps(json.loads(report.model_dump_json()), indent=2) + "\n")
+    write_text_atomic(md_path, report.markdown(with_paper=paper_table))
     return json_path, md_path
 
 
@@ -140,7 +137,7 @@ def run_evaluation(
     Raises:
         FileNotFoundError: ``config.data`` is not a prepared dataset.
         ValueError: the split is empty or a prepared video is not 25 fps / 16 kHz.
-        float_generate.BundleError, float_eval.WeightsError: a missing bundle or weight file (named).
+        float_pipeline.BundleError, float_eval.WeightsError: a missing bundle or weight file (named).
     """
     dataset = PreparedDataset(config.data, cache_dir=config.out / ".hf_cache")
     entries = select_videos(dataset, config.split, config.limit)

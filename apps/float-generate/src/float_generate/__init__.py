@@ -1,38 +1,10 @@
-"""float-generate: portrait + speech -> talking video from a FLOAT-kit bundle (streaming, batch mode)."""
+"""float-generate: the ``float-generate`` and ``float-convert-official`` commands (typer) over float-pipeline.
 
-from float_generate.bundle import (
-    Bundle,
-    BundleError,
-    BundleManifest,
-    GenerationDefaults,
-    LogMelAudioSpec,
-    Wav2Vec2AudioSpec,
-    default_bundle_path,
-    load_bundle,
-    read_manifest,
-    save_bundle,
-)
-from float_generate.errors import GenerateError, ImageError, NoFaceError, OptionError, OutputError
-from float_generate.options import GenerateOptions, GenerationResult
-from float_generate.pipeline import Pipeline
+The library (bundle format, :class:`float_pipeline.Pipeline`, portrait crop, mp4 writer, checkpoint
+conversion) lives in the ``float-pipeline`` package; this app parses, validates, runs and reports. Batch mode
+(a jobs file of many generations, models loaded once) is :func:`run_batch`.
+"""
 
-__all__ = [
-    "Bundle",
-    "BundleError",
-    "BundleManifest",
-    "GenerateError",
-    "GenerateOptions",
-    "GenerationDefaults",
-    "GenerationResult",
-    "ImageError",
-    "LogMelAudioSpec",
-    "NoFaceError",
-    "OptionError",
-    "OutputError",
-    "Pipeline",
-    "Wav2Vec2AudioSpec",
-    "default_bundle_path",
-    "load_bundle",
-    "read_manifest",
-    "save_bundle",
-]
+from float_generate.batch import BatchFileError, BatchReport, JobOutcome, read_jobs, run_batch
+
+__all__ = ["BatchFileError", "BatchReport", "JobOutcome", "read_jobs", "run_batch"]

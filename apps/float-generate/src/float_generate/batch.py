@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,9 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from float_generate.errors import GenerateError
-from float_generate.options import GenerateOptions
-from float_generate.pipeline import Pipeline
+from float_pipeline import GenerateError, GenerateOptions, Pipeline, write_text_atomic
 
 PATH_FIELDS = ("image", "audio", "out")
 
@@ -173,7 +169,7 @@ def run_batch(
 
 
 def write_summary(report: BatchReport, path: Path) -> None:
-    """Write the report as JSON atomically (temporary file in the same folder, then ``os.replace``)."""
+    """Write the report as JSON atomically (:func:`float_pipeline.write_text_atomic`)."""
     payload = {
         "jobs_file": report.jobs_file,
         "total": len(report.outcomes),
@@ -181,12 +177,4 @@ def write_summary(report: BatchReport, path: Path) -> None:
         "failed": len(report.failed),
         "rows": [asdict(o) for o in report.outcomes],
     }
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(payload, stream, indent=2)
-            stream.write("\n")
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(payload, indent=2) + "\n")

@@ -15,10 +15,15 @@ from pydantic import ValidationError
 
 from float_audio import AudioError, BackboneNotFoundError
 from float_generate.batch import JobOutcome, run_batch
-from float_generate.bundle import BundleError
-from float_generate.errors import GenerateError
-from float_generate.options import Device, DType, GenerateOptions
-from float_generate.pipeline import Pipeline
+from float_pipeline import (
+    BundleError,
+    Device,
+    DType,
+    GenerateError,
+    GenerateOptions,
+    Pipeline,
+    check_output_path,
+)
 
 # Errors caused by the user's files or settings: one message, exit code 2. FileNotFoundError covers missing
 # third-party weights (face-alignment, wav2vec2), whose messages name the file and where to get it.
@@ -117,8 +122,6 @@ def generate(
         raise _fail(_validation_message(error)) from None
     try:
         if batch is None:
-            from float_generate.writer import check_output_path
-
             assert out is not None and image is not None and audio is not None
             check_output_path(out)  # before loading any model
         pipeline = Pipeline.from_pretrained(

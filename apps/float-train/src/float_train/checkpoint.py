@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from float_pipeline import write_text_atomic
+
 __all__ = [
     "CHECKPOINTS",
     "MARKER",
@@ -42,16 +44,6 @@ _NAME = re.compile(r"^step-(\d{7,})$")
 def checkpoint_name(step: int) -> str:
     """``step-0001234``."""
     return f"step-{step:07d}"
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary sibling, flush it to disk, then rename over ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

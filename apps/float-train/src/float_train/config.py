@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from float_emotion import PredictorSpec
 from float_flow import LossConfig, TransformerConfig
-from float_generate.bundle import AudioSpec, LogMelAudioSpec
 from float_motion_ae import MotionAEConfig
 from float_motion_ae.training import LossWeights, PairAugment
+from float_pipeline import AudioSpec, LogMelAudioSpec
 
 __all__ = [
     "AEStageConfig",

@@ -1,4 +1,4 @@
-"""``float-train export``: a stage-2 run dir -> the inference bundle ``float-generate`` loads."""
+"""``float-train export``: a stage-2 run dir -> the inference bundle ``float_pipeline.load_bundle`` loads."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import yaml
 from float_audio import AudioProjection
 from float_data import PreparedDataset
 from float_flow import FlowMatchingTransformer
-from float_generate.bundle import BundleManifest, GenerationDefaults, save_bundle
 from float_motion_ae import MotionAutoEncoder
+from float_pipeline import BundleManifest, GenerationDefaults, save_bundle
 from float_train.checkpoint import latest_checkpoint
 from float_train.config import ConfigError, FMTStageConfig, validate_config
 from float_train.fmt import AE_COPY

@@ -23,16 +23,15 @@ import torch
 from safetensors import safe_open
 from torch.utils.data import Dataset
 
-from float_audio import AudioProjection
+from float_audio import AudioProjection, file_sha256
 from float_data import MotionWindows, PreparedDataset, build_motion_cache, decode_image, to_model_tensor
 from float_flow import FlowMatchingTransformer, SamplerConfig, generate
-from float_generate.bundle import build_audio_encoder
 from float_motion_ae import MotionAutoEncoder
+from float_pipeline import VideoWriter, build_audio_encoder
 from float_train.config import ConfigError, FMTStageConfig
 from float_train.ema import ParameterEMA
 from float_train.loop import Trainer, derive_seed
 from float_train.models import FlowTrainModule, load_motion_ae, save_pretrained_atomic
-from float_train.video import write_mp4
 
 __all__ = ["FMTTrainer", "cache_fingerprint"]
 
@@ -40,18 +39,10 @@ AE_COPY = "motion_ae"
 """Folder in RUN_DIR holding the frozen auto-encoder this run was trained against (export reads it)."""
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def cache_fingerprint(ae_weights: Path, audio_fingerprint: str, emotion: dict[str, Any]) -> str:
     """16 hex digits identifying what the cached tensors were computed with."""
     payload = json.dumps(
-        {"ae": _file_sha256(ae_weights), "audio": audio_fingerprint, "emotion": emotion}, sort_keys=True
+        {"ae": file_sha256(ae_weights), "audio": audio_fingerprint, "emotion": emotion}, sort_keys=True
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -278,5 +269,9 @@ class FMTTrainer(Trainer):
         video_row = pq.read_table(root / "videos" / entry.split / f"{entry.video_id}.parquet").to_pylist()[0]
         wav = np.asarray(video_row["audio"], dtype=np.float32)
         out = self.run_dir / "samples" / f"step-{self.step:07d}.mp4"
-        write_mp4(out, images(), wav)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        speech = wav[: frames * 640]  # the sampled frames' speech: 640 samples at 16 kHz per 25 fps frame
+        with VideoWriter(out, speech, size=(ae.config.size, ae.config.size)) as writer:
+            for image in images():
+                writer.write(image)
         return out

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -23,6 +20,7 @@ from float_flow import (
 )
 from float_motion_ae import MotionAutoEncoder
 from float_motion_ae.training import coefficient_scale, rescale_latents
+from float_pipeline import atomic_path
 from float_train.checkpoint import latest_checkpoint, write_text_atomic
 from float_train.config import ConfigError
 
@@ -137,15 +135,9 @@ def write_final_motion_ae(
 def save_pretrained_atomic(model: nn.Module, folder: Path) -> None:
     """``save_pretrained`` into a temporary sibling, renamed into place (no hub README)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_path(folder, folder=True) as staging:
         model.save_pretrained(staging)  # type: ignore[operator]
         (staging / "README.md").unlink(missing_ok=True)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 class FlowTrainModule(nn.Module):

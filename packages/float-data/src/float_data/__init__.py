@@ -3,11 +3,21 @@
 Public API (shapes in each docstring): decoding (:func:`iter_video_frames`, :func:`read_video`,
 :func:`read_audio`, :func:`align_audio`, :func:`probe_video`), faces (:class:`FaceDetector` and three
 detectors, :func:`detect_faces`, :func:`stable_face_box`, :func:`crop_box_from_face`, :func:`crop_face`,
-:func:`paste_back`, :func:`crop_track`), landmarks (:func:`mouth_aperture`, :func:`component_boxes`),
-preparation (:class:`PrepareConfig`, :func:`prepare_dataset`, :class:`PreparedDataset`) and training views
-(:class:`AutoEncoderPairs`, :class:`AutoEncoderPairStream`, :func:`build_motion_cache`,
-:class:`MotionWindows`, :class:`MotionWindowStream`).
+:func:`paste_back`, :func:`crop_track`, :func:`follow_face`, :func:`interpolate_boxes`), landmarks
+(:func:`mouth_aperture`, :func:`component_boxes`), preparation (:class:`PrepareConfig`,
+:func:`prepare_dataset`, :class:`PreparedDataset`) and training views (:class:`AutoEncoderPairs`,
+:class:`AutoEncoderPairStream`, :func:`build_motion_cache`, :class:`MotionWindows`,
+:class:`MotionWindowStream`).
+
+The dataset names (preparation, prepared datasets, training views) need the ``datasets`` extra
+(``pip install 'float-data[datasets]'``: Hugging Face datasets, pyarrow, dlib's landmark model). They are
+imported on first use, so decoding and cropping one portrait never load that stack.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from float_data.config import PrepareConfig
 from float_data.crop import CropBox, crop_box_from_face, crop_face, paste_back, to_model_tensor
@@ -22,12 +32,8 @@ from float_data.detectors import (
 from float_data.errors import FailureReason, VideoError
 from float_data.landmarks import component_boxes, mouth_aperture
 from float_data.manifest import Failure, ManifestEntry, read_failures, read_manifest
-from float_data.motion import MotionWindows, MotionWindowStream, build_motion_cache
-from float_data.pairs import AutoEncoderPairs, AutoEncoderPairStream, PairSampling
-from float_data.prepare import PrepareReport, prepare_dataset, scan_videos
-from float_data.prepared import PreparedDataset, decode_image
 from float_data.stable_box import stable_face_box
-from float_data.track import crop_track, smooth_boxes
+from float_data.track import crop_track, follow_face, interpolate_boxes, smooth_boxes
 from float_data.video import (
     AudioTrack,
     VideoInfo,
@@ -38,6 +44,51 @@ from float_data.video import (
     read_video,
     resample_indices,
 )
+
+if TYPE_CHECKING:  # the lazy names below, for type checkers and IDEs
+    from float_data.motion import MotionWindows, MotionWindowStream, build_motion_cache
+    from float_data.pairs import AutoEncoderPairs, AutoEncoderPairStream, PairSampling
+    from float_data.prepare import PrepareReport, prepare_dataset, scan_videos
+    from float_data.prepared import PreparedDataset, decode_image
+
+# Names whose modules import the dataset stack (datasets, pyarrow): loaded by ``__getattr__`` on first use.
+_DATASET_NAMES = {
+    "MotionWindows": "float_data.motion",
+    "MotionWindowStream": "float_data.motion",
+    "build_motion_cache": "float_data.motion",
+    "AutoEncoderPairs": "float_data.pairs",
+    "AutoEncoderPairStream": "float_data.pairs",
+    "PairSampling": "float_data.pairs",
+    "PrepareReport": "float_data.prepare",
+    "prepare_dataset": "float_data.prepare",
+    "scan_videos": "float_data.prepare",
+    "PreparedDataset": "float_data.prepared",
+    "decode_image": "float_data.prepared",
+}
+_DATASET_STACK = {"datasets", "pyarrow"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _DATASET_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'float_data' has no attribute {name!r}")
+    try:
+        value = getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in _DATASET_STACK:
+            raise
+        raise ModuleNotFoundError(
+            f"float_data.{name} builds or reads datasets and needs the 'datasets' extra: "
+            f"`pip install 'float-data[datasets]'` ({error.name} is missing)",
+            name=error.name,
+        ) from error
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_DATASET_NAMES))
+
 
 __all__ = [
     "AudioTrack",
@@ -67,6 +118,8 @@ __all__ = [
     "crop_track",
     "decode_image",
     "detect_faces",
+    "follow_face",
+    "interpolate_boxes",
     "iter_video_frames",
     "make_detector",
     "mouth_aperture",

@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from float_data.config import PrepareConfig
-from float_data.prepare import prepare_dataset
-from float_data.prepared import PreparedDataset
+# Through the package's lazy names: without the 'datasets' extra the error says which extra to install.
+from float_data import PrepareConfig, PreparedDataset, prepare_dataset
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Talking-head video -> FLOAT training data."

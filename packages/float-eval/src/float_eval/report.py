@@ -66,8 +66,12 @@ class Report(BaseModel):
     def write_json(self, path: str | Path) -> None:
         Path(path).write_text(self.model_dump_json(indent=2))
 
+    def markdown(self, with_paper: bool = False) -> str:
+        """The report as a Markdown table (beside FLOAT's Table 1 when ``with_paper``)."""
+        return markdown_table(self, with_paper)
+
     def write_markdown(self, path: str | Path, with_paper: bool = False) -> None:
-        Path(path).write_text(markdown_table(self, with_paper))
+        Path(path).write_text(self.markdown(with_paper))
 
 
 def _fmt(value: float | None) -> str:

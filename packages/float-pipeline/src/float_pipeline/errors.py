@@ -1,7 +1,8 @@
-"""User-facing errors of float-generate: each message names the input at fault and what to do about it.
+"""User-facing errors of the pipeline: each message names the input at fault and what to do about it.
 
-The CLI prints these without a traceback and exits with code 2. Errors the packages raise for bad user
-input (:class:`float_audio.AudioError`, :class:`float_generate.BundleError`) are treated the same way.
+The apps print these without a traceback (``float-generate`` exits with code 2). Errors the packages raise
+for bad user input (:class:`float_audio.AudioError`, :class:`float_pipeline.BundleError`) are treated the same
+way.
 """
 
 from __future__ import annotations

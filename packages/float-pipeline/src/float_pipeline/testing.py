@@ -1,21 +1,25 @@
-"""Seeded random bundles for the tests and benchmarks of anything built on float-generate (not models).
+"""Test helpers for anything built on float-pipeline: seeded random bundles, wav writing, mp4 reading.
 
 Every app's tests need a bundle that loads and runs in milliseconds; one builder keeps them all on the same
-shapes. The weights are random: numbers produced with them are never metrics.
+shapes. The weights are random: numbers produced with them are never metrics. Like ``torch.testing``, this
+module is public but not imported by ``float_pipeline`` itself.
 """
 
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 
+import av
+import numpy as np
 import torch
 
 from float_audio import AudioProjection, LogMelFrameEncoderConfig
 from float_flow import FlowMatchingTransformer
-from float_generate.bundle import BundleManifest, GenerationDefaults, LogMelAudioSpec, save_bundle
 from float_motion_ae import MotionAutoEncoder
+from float_pipeline.bundle import BundleManifest, GenerationDefaults, LogMelAudioSpec, save_bundle
 
-__all__ = ["TINY_SIZE", "build_random_bundle"]
+__all__ = ["TINY_SIZE", "build_random_bundle", "read_mp4", "wav_frames", "write_wav"]
 
 TINY_SIZE = 32
 """Side (px) of the face crop a default random bundle renders."""
@@ -70,3 +74,33 @@ def build_random_bundle(
         audio_projection=AudioProjection(in_dim=16, out_dim=16),
         model_card=f"# {description}\n\nRandom weights, for tests only: nothing it renders is a result.\n",
     )
+
+
+def write_wav(path: str | Path, samples: np.ndarray, rate: int = 16000) -> Path:
+    """Write float mono samples ``[N]`` in [-1, 1] as 16-bit PCM; returns ``path``."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as stream:
+        stream.setnchannels(1)
+        stream.setsampwidth(2)
+        stream.setframerate(rate)
+        stream.writeframes(pcm.tobytes())
+    return Path(path)
+
+
+def wav_frames(path: str | Path) -> int:
+    """Video frames a wav file gives, ``ceil(seconds x 25)``, exactly (integer arithmetic on its header)."""
+    with wave.open(str(path), "rb") as stream:
+        samples, rate = stream.getnframes(), stream.getframerate()
+    return -(-samples * 25 // rate)
+
+
+def read_mp4(path: str | Path) -> tuple[np.ndarray, bool, float]:
+    """All frames ``[T, H, W, 3]`` uint8 of an mp4, whether it has an audio stream, and its seconds."""
+    with av.open(str(path)) as container:
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+        has_audio = bool(container.streams.audio)
+        seconds = 0.0
+        if has_audio:
+            stream = container.streams.audio[0]
+            seconds = float(stream.duration * stream.time_base) if stream.duration else 0.0
+    return frames, has_audio, seconds

@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from float_generate.writer import VideoWriter
+from float_pipeline import VideoWriter
 
 
 def test_an_error_leaves_no_file(tmp_path: Path, speech_wav: Path) -> None:
@@ -33,3 +33,20 @@ def test_odd_sizes_are_padded_and_audio_is_interleaved(tmp_path: Path, speech_wa
     # audio packets are spread through the file, not all appended after the video
     first_audio, last_video = order.index("audio"), len(order) - 1 - order[::-1].index("video")
     assert first_audio < last_video
+
+
+def test_audio_from_samples_is_muxed(tmp_path: Path) -> None:
+    out = tmp_path / "samples.mp4"
+    speech = 0.3 * np.sin(np.arange(16000, dtype=np.float32) * 0.05)  # 1 s at 16 kHz
+    with VideoWriter(out, speech, size=(32, 32)) as writer:
+        for _ in range(25):
+            writer.write(np.full((32, 32, 3), 128, dtype=np.uint8))
+    with av.open(str(out)) as container:
+        audio = container.streams.audio[0]
+        assert (audio.rate, audio.layout.nb_channels) == (16000, 1)
+        decoded = sum(frame.samples for frame in container.decode(audio=0))
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 25
+    assert abs(decoded - 16000) <= 2048  # AAC priming and padding: at most two frames
+    with pytest.raises(ValueError, match="mono"):
+        VideoWriter(tmp_path / "stereo.mp4", np.zeros((2, 100), dtype=np.float32))

@@ -1,4 +1,7 @@
-"""The inference bundle: all that ``float-generate`` needs, in one folder that ``float-train export`` writes.
+"""The inference bundle: all that :class:`float_pipeline.Pipeline` needs, in one folder.
+
+``float-train export`` and ``float-convert-official`` write it; ``float-generate``, ``float-demo`` and
+``float-evaluate`` load it.
 
 Layout (every model is ``config.json`` + ``model.safetensors``)::
 
@@ -17,9 +20,6 @@ backbones are referenced, not copied. Features flow as ``waveform -> encoder (ra
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -36,6 +36,7 @@ from float_audio import (
 from float_emotion import PredictorSpec
 from float_flow import FlowMatchingTransformer
 from float_motion_ae import MotionAutoEncoder
+from float_pipeline.atomic import atomic_path
 
 __all__ = [
     "BACKBONE_FOLDER",
@@ -50,6 +51,7 @@ __all__ = [
     "LogMelAudioSpec",
     "Wav2Vec2AudioSpec",
     "build_audio_encoder",
+    "check_consistency",
     "default_bundle_path",
     "load_bundle",
     "read_manifest",
@@ -154,7 +156,7 @@ class Bundle:
 
 
 def default_bundle_path() -> Path:
-    """The demo bundle shipped inside this package (``float_generate/bundles/demo``)."""
+    """The demo bundle shipped inside this package (``float_pipeline/bundles/demo``)."""
     return Path(__file__).resolve().parent / "bundles" / "demo"
 
 
@@ -181,7 +183,7 @@ def _resolve(source: str | Path | None, local_files_only: bool) -> Path:
         path = default_bundle_path()
         if not (path / MANIFEST_NAME).is_file():
             raise BundleError(
-                f"the embedded demo bundle is missing ({path / MANIFEST_NAME}); reinstall float-generate "
+                f"the embedded demo bundle is missing ({path / MANIFEST_NAME}); reinstall float-pipeline "
                 "or pass --checkpoint <bundle folder>"
             )
         return path
@@ -225,6 +227,39 @@ def _check_files(path: Path) -> None:
                 )
 
 
+def check_consistency(
+    manifest: BundleManifest,
+    motion_ae: MotionAutoEncoder,
+    flow: FlowMatchingTransformer,
+    audio_projection: AudioProjection,
+    encoder_width: int | None,
+) -> list[str]:
+    """What does not fit together in a bundle's parts (empty: consistent); each problem names both sides.
+
+    The chain is ``waveform -> encoder [T, encoder_width] -> projection [T, flow.dim_audio] -> flow ->
+    motion [latent_dim] -> motion_ae`` rendering ``manifest.resolution`` px. ``encoder_width`` None skips the
+    encoder link (a wav2vec2 backbone that is referenced, not at hand).
+    """
+    problems = []
+    if motion_ae.config.size != manifest.resolution:
+        problems.append(
+            f"motion_ae renders {motion_ae.config.size} px but bundle.json says {manifest.resolution}"
+        )
+    if flow.config.dim_motion != motion_ae.config.latent_dim:
+        problems.append(
+            f"flow.dim_motion={flow.config.dim_motion} != motion_ae.latent_dim={motion_ae.config.latent_dim}"
+        )
+    if flow.config.dim_audio != audio_projection.out_dim:
+        problems.append(
+            f"flow.dim_audio={flow.config.dim_audio} != audio_projection.out_dim={audio_projection.out_dim}"
+        )
+    if encoder_width is not None and audio_projection.in_dim != encoder_width:
+        problems.append(
+            f"audio_projection.in_dim={audio_projection.in_dim} != audio encoder width {encoder_width}"
+        )
+    return problems
+
+
 def load_bundle(
     source: str | Path | None = None,
     *,
@@ -244,23 +279,7 @@ def load_bundle(
     flow = FlowMatchingTransformer.from_pretrained(str(path / "flow"))
     projection = AudioProjection.from_pretrained(str(path / "audio_projection"))
     encoder = build_audio_encoder(manifest.audio, path, local_files_only=local_files_only)
-    problems = []
-    if motion_ae.config.size != manifest.resolution:
-        problems.append(
-            f"motion_ae renders {motion_ae.config.size} px but bundle.json says {manifest.resolution}"
-        )
-    if flow.config.dim_motion != motion_ae.config.latent_dim:
-        problems.append(
-            f"flow.dim_motion={flow.config.dim_motion} != motion_ae.latent_dim={motion_ae.config.latent_dim}"
-        )
-    if flow.config.dim_audio != projection.out_dim:
-        problems.append(
-            f"flow.dim_audio={flow.config.dim_audio} != audio_projection.out_dim={projection.out_dim}"
-        )
-    if projection.in_dim != encoder.feature_dim:
-        problems.append(
-            f"audio_projection.in_dim={projection.in_dim} != audio encoder width {encoder.feature_dim}"
-        )
+    problems = check_consistency(manifest, motion_ae, flow, projection, encoder.feature_dim)
     if problems:
         raise BundleError(f"bundle {path} does not fit together: " + "; ".join(problems))
     for module in (motion_ae, flow, projection):
@@ -281,18 +300,28 @@ def save_bundle(
     audio_backbone: torch.nn.Module | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write a bundle atomically: everything goes to a temporary sibling folder renamed into place at the end,
-    so a crash never leaves a half-written bundle at ``out_dir``.
+    """Write a bundle atomically (:func:`float_pipeline.atomic_path`): everything goes to a temporary sibling
+    folder renamed into place at the end, so a crash never leaves a half-written bundle at ``out_dir``.
 
     ``audio_backbone`` (a ``transformers`` model) is saved under ``audio_backbone/``; the manifest's
     wav2vec2 ``backbone`` should then be ``"audio_backbone"``. Returns ``out_dir``.
+
+    Raises:
+        FileExistsError: ``out_dir`` exists and ``overwrite`` is False.
+        BundleError: parts that do not fit together (checked before anything is written; a referenced
+            wav2vec2 backbone's width is checked when the bundle is loaded).
     """
     out = Path(out_dir)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
+    encoder_width = None
+    if isinstance(manifest.audio, LogMelAudioSpec):
+        encoder_width = build_audio_encoder(manifest.audio).feature_dim
+    problems = check_consistency(manifest, motion_ae, flow, audio_projection, encoder_width)
+    if problems:
+        raise BundleError(f"bundle for {out} does not fit together: " + "; ".join(problems))
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_path(out, folder=True) as staging:
         motion_ae.save_pretrained(staging / "motion_ae")
         flow.save_pretrained(staging / "flow")
         audio_projection.save_pretrained(staging / "audio_projection")
@@ -303,15 +332,4 @@ def save_bundle(
         (staging / "README.md").write_text(model_card)
         (staging / MANIFEST_NAME).write_text(manifest.model_dump_json(indent=2) + "\n")
         _check_files(staging)
-        if out.exists():
-            retired = out.with_name(f".{out.name}.old")
-            shutil.rmtree(retired, ignore_errors=True)
-            os.replace(out, retired)
-            os.replace(staging, out)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out

@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 
 from float_emotion import NUM_EMOTIONS, EmotionPredictor, PredictorSpec, apply_intensity, parse_emotion_option
-from float_generate.bundle import Bundle
-from float_generate.errors import OptionError
+from float_pipeline.bundle import Bundle
+from float_pipeline.errors import OptionError
 
 
 def emotion_spec(bundle: Bundle, emotion: str | None) -> PredictorSpec:

@@ -1,16 +1,16 @@
-"""Streaming mp4 writer: frames go to the H.264 encoder as they come, interleaved with the source audio (AAC).
+"""Streaming mp4 writer: frames go to the H.264 encoder as they come, interleaved with the audio (AAC).
 
 Audio packets are interleaved with the video as it grows (the muxer would otherwise buffer every video packet
 until the first audio one arrives), so memory stays flat however long the clip is.
-The file is written next to the destination under a hidden temporary name and renamed into place only when
-complete (``os.replace``), so a crash or a bad input never leaves a partial video at the output path.
+The file is written through :func:`float_pipeline.atomic_path` (a hidden temporary next to the destination,
+renamed into place only when complete), so a crash or a bad input never leaves a partial video at the output.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import ExitStack
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -18,9 +18,11 @@ from types import TracebackType
 import av
 import numpy as np
 
-from float_generate.errors import OutputError
+from float_pipeline.atomic import atomic_path
+from float_pipeline.errors import OutputError
 
 FPS = 25
+AUDIO_CHUNK = 1024  # samples per frame handed to the AAC encoder (its frame size)
 
 
 def check_output_path(out: str | Path) -> Path:
@@ -57,14 +59,16 @@ def _even(frame: np.ndarray) -> np.ndarray:
 
 
 class VideoWriter:
-    """Write uint8 RGB frames to an H.264 (yuv420p, 25 fps) mp4 and mux AAC audio from ``audio_path``.
+    """Write uint8 RGB frames to an H.264 (yuv420p, 25 fps) mp4 and mux AAC audio.
 
     Use as a context manager; ``write`` frames in order; on a clean exit the audio is added and the file
     moved to ``out``; on an exception the temporary file is deleted and ``out`` is left untouched.
 
     Args:
-        out: destination ``.mp4``.
-        audio_path: the file whose first audio stream is encoded to AAC and muxed (None: no audio).
+        out: destination ``.mp4`` in an existing folder.
+        audio: a file whose first audio stream is encoded to AAC and muxed, or float mono samples ``[N]`` in
+            [-1, 1] at ``sample_rate`` Hz (all of them are muxed), or None (no audio).
+        sample_rate: rate of ``audio`` samples given as an array (ignored for a file).
         crf: x264 constant rate factor (lower = better quality, larger file; 18 is visually lossless).
         size: (height, width) of the frames, if known: the video stream is then declared first (stream
             #0, as players expect); otherwise it is added at the first frame.
@@ -77,40 +81,57 @@ class VideoWriter:
     def __init__(
         self,
         out: str | Path,
-        audio_path: str | Path | None,
+        audio: str | Path | np.ndarray | None,
         *,
+        sample_rate: int = 16000,
         size: tuple[int, int] | None = None,
         crf: int = 18,
         preset: str = "medium",
     ) -> None:
         self.out = check_output_path(out)
         self.size = size
-        self.audio_path = None if audio_path is None else Path(audio_path)
+        if isinstance(audio, np.ndarray):
+            if audio.ndim != 1:
+                raise ValueError(f"audio samples must be mono [N], got shape {tuple(audio.shape)}")
+            self.audio_path, self._samples = None, np.clip(audio, -1.0, 1.0).astype(np.float32)
+        else:
+            self.audio_path, self._samples = (None if audio is None else Path(audio)), None
+        self.sample_rate = sample_rate
         self.crf, self.preset = crf, preset
         self.frames_written = 0
         self._container: av.container.OutputContainer | None = None
         self._video: av.VideoStream | None = None
         self._audio: av.AudioStream | None = None
-        self._temp: Path | None = None
+        self._stack = ExitStack()
         self._audio_packets: Iterator[tuple[float, list[av.Packet]]] | None = None
         self._audio_time = 0.0
 
     def __enter__(self) -> VideoWriter:
-        handle, name = tempfile.mkstemp(dir=self.out.parent, prefix=f".{self.out.stem}.", suffix=".part.mp4")
-        os.close(handle)
-        self._temp = Path(name)
-        self._container = av.open(name, mode="w", format="mp4")
+        temp = self._stack.enter_context(atomic_path(self.out))
+        try:
+            self._open(temp)
+        except BaseException as failure:  # e.g. an unreadable audio file: leave no temporary behind
+            if self._container is not None:
+                self._container.close()
+            self._stack.__exit__(type(failure), failure, failure.__traceback__)
+            raise
+        return self
+
+    def _open(self, temp: Path) -> None:
+        self._container = av.open(str(temp), mode="w", format="mp4")
         if self.size is not None:
             height, width = _even(np.zeros((*self.size, 3), dtype=np.uint8)).shape[:2]
             self._open_video(height, width)
+        if self.audio_path is None and self._samples is None:
+            return
+        rate, channels = self.sample_rate, 1
         if self.audio_path is not None:
             with av.open(str(self.audio_path)) as source:
                 rate = source.streams.audio[0].rate or 16000
                 channels = source.streams.audio[0].layout.nb_channels
-            self._audio = self._container.add_stream("aac", rate=rate)
-            self._audio.layout = "mono" if channels == 1 else "stereo"
-            self._audio_packets = self._encode_audio()
-        return self
+        self._audio = self._container.add_stream("aac", rate=rate)
+        self._audio.layout = "mono" if channels == 1 else "stereo"
+        self._audio_packets = self._encode_audio()
 
     def _open_video(self, height: int, width: int) -> None:
         assert self._container is not None
@@ -140,18 +161,31 @@ class VideoWriter:
         self.frames_written += 1
         self._feed_audio(self.frames_written / FPS)
 
+    def _source_audio(self) -> Iterator[av.AudioFrame]:
+        """The audio to mux as decoded frames: the file's first audio stream, or the samples in chunks."""
+        if self.audio_path is not None:
+            with av.open(str(self.audio_path)) as source:
+                yield from source.decode(source.streams.audio[0])
+            return
+        assert self._samples is not None
+        for start in range(0, self._samples.size, AUDIO_CHUNK):
+            frame = av.AudioFrame.from_ndarray(
+                self._samples[None, start : start + AUDIO_CHUNK], format="fltp", layout="mono"
+            )
+            frame.sample_rate = self.sample_rate
+            yield frame
+
     def _encode_audio(self) -> Iterator[tuple[float, list[av.Packet]]]:
-        """(end time in seconds, AAC packets) pieces of the source's first audio stream, in order."""
-        assert self._audio is not None and self.audio_path is not None
+        """(end time in seconds, AAC packets) pieces of the audio, in order."""
+        assert self._audio is not None
         stream = self._audio
         resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=stream.rate)
         samples = 0
-        with av.open(str(self.audio_path)) as source:
-            for frame in source.decode(source.streams.audio[0]):
-                frame.pts = None
-                for piece in resampler.resample(frame):
-                    samples += piece.samples
-                    yield samples / stream.rate, stream.encode(piece)
+        for frame in self._source_audio():
+            frame.pts = None
+            for piece in resampler.resample(frame):
+                samples += piece.samples
+                yield samples / stream.rate, stream.encode(piece)
         for piece in resampler.resample(None):
             samples += piece.samples
             yield samples / stream.rate, stream.encode(piece)
@@ -173,16 +207,18 @@ class VideoWriter:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        assert self._container is not None and self._temp is not None
+        assert self._container is not None
         try:
-            if kind is None:
-                if self._video is None:
-                    raise ValueError(f"no frames were written to {self.out}")
-                self._container.mux(self._video.encode(None))
-                self._feed_audio(None)
+            try:
+                if kind is None:
+                    if self._video is None:
+                        raise ValueError(f"no frames were written to {self.out}")
+                    self._container.mux(self._video.encode(None))
+                    self._feed_audio(None)
+            finally:
                 self._container.close()
-                os.replace(self._temp, self.out)
-            else:
-                self._container.close()
-        finally:
-            self._temp.unlink(missing_ok=True)
+        except BaseException as failure:
+            self._stack.__exit__(type(failure), failure, failure.__traceback__)  # deletes the temporary
+            raise
+        # A clean block renames the file onto ``out``; after the caller's ``error`` it is deleted instead.
+        self._stack.__exit__(kind, error, trace)

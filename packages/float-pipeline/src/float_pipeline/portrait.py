@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from float_data import CropBox, FaceDetector, crop_box_from_face, crop_face, make_detector, stable_face_box
-from float_generate.errors import ImageError, NoFaceError
+from float_pipeline.errors import ImageError, NoFaceError
 
 ImageInput = str | Path | Image.Image | np.ndarray
 

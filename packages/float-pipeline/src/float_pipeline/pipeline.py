@@ -26,13 +26,13 @@ from tqdm.auto import tqdm
 from float_audio import LoadedAudio, load_audio
 from float_data import to_model_tensor
 from float_flow import SamplerConfig, generate_windows
-from float_generate.bundle import Bundle, load_bundle
-from float_generate.conditions import emotion_spec, load_pose, predict_emotion
-from float_generate.errors import OptionError
-from float_generate.options import GenerateOptions, GenerationResult
-from float_generate.portrait import ImageInput, PasteBack, Portrait, prepare_portrait
-from float_generate.writer import VideoWriter, check_output_path
 from float_motion_ae import tune_cpu_allocator
+from float_pipeline.bundle import Bundle, load_bundle
+from float_pipeline.conditions import emotion_spec, load_pose, predict_emotion
+from float_pipeline.errors import OptionError
+from float_pipeline.options import GenerateOptions, GenerationResult
+from float_pipeline.portrait import ImageInput, PasteBack, Portrait, prepare_portrait
+from float_pipeline.writer import VideoWriter, check_output_path
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -98,7 +98,7 @@ class Pipeline:
     """A loaded bundle ready to animate portraits; models are loaded once and reused for every call.
 
     Args:
-        bundle: a :class:`float_generate.Bundle` (``load_bundle(...)``), already on its device and dtype.
+        bundle: a :class:`float_pipeline.Bundle` (``load_bundle(...)``), already on its device and dtype.
         progress: show tqdm progress bars (frames, with ETA) in :meth:`generate`.
     """
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fg_helpers import build_tiny_bundle, read_video, wav_frames, write_wav
 from PIL import Image
+from pipeline_helpers import build_tiny_bundle
 
-from float_generate import GenerateOptions, OptionError, Pipeline
-from float_generate.portrait import feather_mask, padded_square_box, prepare_portrait
+from float_pipeline import GenerateOptions, OptionError, Pipeline
+from float_pipeline.portrait import feather_mask, padded_square_box, prepare_portrait
+from float_pipeline.testing import read_mp4, wav_frames, write_wav
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def test_12_second_clip_has_one_frame_per_40ms_and_audio(
     expected = wav_frames(speech_12s)
     assert 290 <= expected <= 300  # espeak's ~12 s, trimmed at 12 s
     result = pipeline.generate(portrait_png, speech_12s, tmp_path / "long.mp4")
-    frames, has_audio, audio_seconds = read_video(result.path)
+    frames, has_audio, audio_seconds = read_mp4(result.path)
     assert result.num_frames == expected == frames.shape[0]
     assert frames.shape[1:] == (32, 32, 3)
     assert has_audio and audio_seconds == pytest.approx(expected / 25, abs=0.1)
@@ -50,7 +51,7 @@ def test_one_frame_clip(pipeline: Pipeline, portrait_png: Path, tmp_path: Path) 
     audio = write_wav(tmp_path / "blip.wav", 0.5 * np.sin(2 * np.pi * 440 * t))
     assert wav_frames(audio) == 1
     result = pipeline.generate(portrait_png, audio, tmp_path / "one.mp4")
-    frames, has_audio, _ = read_video(result.path)
+    frames, has_audio, _ = read_mp4(result.path)
     assert result.num_frames == frames.shape[0] == 1
     assert has_audio
 
@@ -71,9 +72,9 @@ def test_seed_reproduces_the_written_video(
     # the process has decoded video (measured: 16 encodes of the same 32 px frames gave 14 different files,
     # 40 of 256 px gave one), so the tiny bundle's own 32 px frames cannot show the seed's effect on a file.
     a = pipeline.generate(portrait_png, speech_wav, tmp_path / "a.mp4", seed=3, paste_back=True)
-    first = read_video(a.path)[0]  # decode between the two encodes: the order that exposed the x264 quirk
+    first = read_mp4(a.path)[0]  # decode between the two encodes: the order that exposed the x264 quirk
     b = pipeline.generate(portrait_png, speech_wav, tmp_path / "b.mp4", seed=3, paste_back=True)
-    again = read_video(b.path)[0]
+    again = read_mp4(b.path)[0]
     assert first.shape == (wav_frames(speech_wav), 256, 256, 3)
     assert np.array_equal(first, again)
 
@@ -94,7 +95,7 @@ def test_paste_back_keeps_the_original_size_and_background(
     assert np.array_equal(frame[:, min(x1, 400) :], canvas[:, min(x1, 400) :])
     result = pipeline.generate(canvas, speech_wav, tmp_path / "pasted.mp4", paste_back=True)
     assert (result.height, result.width) == (256, 400)
-    assert read_video(result.path)[0].shape[1:3] == (256, 400)
+    assert read_mp4(result.path)[0].shape[1:3] == (256, 400)
 
 
 def test_no_crop_pads_to_square_without_stretching() -> None:
@@ -142,7 +143,7 @@ def test_bfloat16_mode_streams_the_same_clip(tiny_bundle: Path, portrait_png: Pa
 def test_cpu_pipeline_tunes_the_allocator_only_when_asked(
     tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import float_generate.pipeline as pipeline_module
+    import float_pipeline.pipeline as pipeline_module
 
     calls: list[int] = []
     monkeypatch.setattr(pipeline_module, "tune_cpu_allocator", lambda: calls.append(1) or True)
@@ -189,3 +190,28 @@ def test_portrait_crop_follows_the_bundle_unless_the_options_say_otherwise(
     assert official.portrait.box == crop_box_from_face(detect_faces(detector, image)[0].box, scale=1.6)
     # A bundle that says nothing keeps the official rule.
     assert Pipeline.from_pretrained(tiny_bundle, progress=False).bundle.manifest.defaults.crop_scale == 1.6
+
+
+def test_parts_that_do_not_fit_are_refused_at_save_and_at_load(tiny_bundle: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from float_audio import AudioProjection
+    from float_pipeline import BundleError, load_bundle, save_bundle
+
+    bundle = load_bundle(tiny_bundle)
+    with pytest.raises(BundleError, match=r"flow\.dim_audio=16 != audio_projection\.out_dim=8"):
+        save_bundle(
+            tmp_path / "bad",
+            manifest=bundle.manifest,
+            motion_ae=bundle.motion_ae,
+            flow=bundle.flow,
+            audio_projection=AudioProjection(in_dim=16, out_dim=8),
+            model_card="mismatched",
+        )
+    assert not (tmp_path / "bad").exists()
+    edited = tmp_path / "edited"
+    shutil.copytree(tiny_bundle, edited)
+    manifest = (edited / "bundle.json").read_text().replace('"resolution": 32', '"resolution": 64')
+    (edited / "bundle.json").write_text(manifest)
+    with pytest.raises(BundleError, match=r"motion_ae renders 32 px but bundle\.json says 64"):
+        load_bundle(edited)

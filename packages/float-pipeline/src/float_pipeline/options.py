@@ -27,7 +27,7 @@ class DType(StrEnum):
 
 
 class GenerateOptions(BaseModel):
-    """Options of :meth:`float_generate.Pipeline.generate` / ``frames`` (and of a batch-file row).
+    """Options of :meth:`float_pipeline.Pipeline.generate` / ``frames`` (and of a batch-file row).
 
     ``None`` means "the bundle's default" (``bundle.json`` ``defaults``).
     """
@@ -72,7 +72,7 @@ class GenerateOptions(BaseModel):
 
 @dataclass(frozen=True)
 class GenerationResult:
-    """What :meth:`float_generate.Pipeline.generate` wrote.
+    """What :meth:`float_pipeline.Pipeline.generate` wrote.
 
     Attributes:
         path: the mp4 (H.264 yuv420p, 25 fps, AAC audio).

@@ -1,0 +1,91 @@
+"""float-pipeline: the one package composing the FLOAT-kit packages into portrait + speech -> talking video.
+
+As ``diffusers.pipelines`` composes models and schedulers, it is the only package that imports its siblings
+(float-motion-ae, float-flow, float-audio, float-emotion, float-data); the apps are thin CLIs over it.
+
+Public API: the bundle format (:class:`BundleManifest`, :func:`save_bundle`, :func:`load_bundle`,
+:func:`read_manifest`, :func:`check_consistency`), :class:`Pipeline` (``prepare`` -> ``render``, or
+``generate`` to an mp4), the portrait crop and paste-back (:func:`prepare_portrait`, :func:`face_box`,
+:class:`PasteBack`), the streaming mp4 writer (:class:`VideoWriter`), complete-or-absent writes
+(:func:`atomic_path`, :func:`write_text_atomic`) and the official-checkpoint conversion
+(:func:`convert_official_checkpoint`). Test helpers (random bundles) live in ``float_pipeline.testing``.
+"""
+
+from float_pipeline.atomic import atomic_path, write_text_atomic
+from float_pipeline.bundle import (
+    AudioSpec,
+    Bundle,
+    BundleError,
+    BundleManifest,
+    GenerationDefaults,
+    LogMelAudioSpec,
+    Wav2Vec2AudioSpec,
+    build_audio_encoder,
+    check_consistency,
+    default_bundle_path,
+    load_bundle,
+    read_manifest,
+    save_bundle,
+)
+from float_pipeline.convert import (
+    DEFAULT_EMOTION_MODEL,
+    OFFICIAL_NUM_TENSORS,
+    ConversionError,
+    convert_official_checkpoint,
+)
+from float_pipeline.errors import GenerateError, ImageError, NoFaceError, OptionError, OutputError
+from float_pipeline.options import Device, DType, GenerateOptions, GenerationResult
+from float_pipeline.pipeline import Pipeline, PreparedClip, to_uint8_frames
+from float_pipeline.portrait import (
+    ImageInput,
+    PasteBack,
+    Portrait,
+    cached_detector,
+    face_box,
+    load_image,
+    prepare_portrait,
+)
+from float_pipeline.writer import VideoWriter, check_output_path
+
+__all__ = [
+    "DEFAULT_EMOTION_MODEL",
+    "OFFICIAL_NUM_TENSORS",
+    "AudioSpec",
+    "Bundle",
+    "BundleError",
+    "BundleManifest",
+    "ConversionError",
+    "DType",
+    "Device",
+    "GenerateError",
+    "GenerateOptions",
+    "GenerationDefaults",
+    "GenerationResult",
+    "ImageError",
+    "ImageInput",
+    "LogMelAudioSpec",
+    "NoFaceError",
+    "OptionError",
+    "OutputError",
+    "PasteBack",
+    "Pipeline",
+    "Portrait",
+    "PreparedClip",
+    "VideoWriter",
+    "Wav2Vec2AudioSpec",
+    "atomic_path",
+    "build_audio_encoder",
+    "cached_detector",
+    "check_consistency",
+    "check_output_path",
+    "convert_official_checkpoint",
+    "default_bundle_path",
+    "face_box",
+    "load_bundle",
+    "load_image",
+    "prepare_portrait",
+    "read_manifest",
+    "save_bundle",
+    "to_uint8_frames",
+    "write_text_atomic",
+]
