@@ -135,7 +135,7 @@ def convert_official(
     for name in _REBUILT:
         fmt.pop(name, None)
 
-    config = TransformerConfig(**_infer_config(fmt, num_heads, attention_window))  # type: ignore[arg-type]
+    config = TransformerConfig(**_infer_config(fmt, num_heads, attention_window))
     expected = official_shapes(config)
     missing = sorted(set(expected) - set(fmt))
     unexpected = sorted(set(fmt) - set(expected))

@@ -111,4 +111,4 @@ def load_official(path: str | Path, **config: int) -> MotionAutoEncoder:
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, Mapping):
         raise ValueError(f"{path} does not hold a state dict (got {type(state).__name__})")
-    return convert_official(state, prefix=OFFICIAL_PREFIX, **config)  # type: ignore[arg-type]
+    return convert_official(state, prefix=OFFICIAL_PREFIX, **config)
