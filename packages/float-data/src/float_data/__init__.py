@@ -4,7 +4,9 @@ Public API (shapes in each docstring): decoding (:func:`iter_video_frames`, :fun
 :func:`read_audio`, :func:`align_audio`, :func:`probe_video`), faces (:class:`FaceDetector` and three
 detectors, :func:`detect_faces`, :func:`stable_face_box`, :func:`crop_box_from_face`, :func:`crop_face`,
 :func:`paste_back`, :func:`crop_track`), landmarks (:func:`mouth_aperture`, :func:`component_boxes`),
-preparation (:class:`PrepareConfig`, :func:`prepare_dataset`, :class:`PreparedDataset`) and training views
+preparation (:class:`PrepareConfig`, :func:`prepare_dataset`, :class:`PreparedDataset`; across machines
+:class:`ShardSpec`, :func:`shard_of`, :func:`merge_shards`), emotion labels (:data:`EMOTIONS`,
+:func:`parse_ravdess_name`, :func:`read_labels_file`) and training views
 (:class:`AutoEncoderPairs`, :class:`AutoEncoderPairStream`, :func:`build_motion_cache`,
 :class:`MotionWindows`, :class:`MotionWindowStream`).
 """
@@ -20,12 +22,15 @@ from float_data.detectors import (
     make_detector,
 )
 from float_data.errors import FailureReason, VideoError
+from float_data.labels import EMOTIONS, RavdessName, parse_ravdess_name, read_labels_file
 from float_data.landmarks import component_boxes, mouth_aperture
 from float_data.manifest import Failure, ManifestEntry, read_failures, read_manifest
+from float_data.merge import MergeReport, merge_shards
 from float_data.motion import MotionWindows, MotionWindowStream, build_motion_cache
 from float_data.pairs import AutoEncoderPairs, AutoEncoderPairStream, PairSampling
 from float_data.prepare import PrepareReport, prepare_dataset, scan_videos
 from float_data.prepared import PreparedDataset, decode_image
+from float_data.shards import ShardSpec, shard_of
 from float_data.stable_box import stable_face_box
 from float_data.track import crop_track, smooth_boxes
 from float_data.video import (
@@ -40,6 +45,7 @@ from float_data.video import (
 )
 
 __all__ = [
+    "EMOTIONS",
     "AudioTrack",
     "AutoEncoderPairStream",
     "AutoEncoderPairs",
@@ -51,12 +57,15 @@ __all__ = [
     "Failure",
     "FailureReason",
     "ManifestEntry",
+    "MergeReport",
     "MotionWindowStream",
     "MotionWindows",
     "PairSampling",
     "PrepareConfig",
     "PrepareReport",
     "PreparedDataset",
+    "RavdessName",
+    "ShardSpec",
     "VideoError",
     "VideoInfo",
     "align_audio",
@@ -69,16 +78,20 @@ __all__ = [
     "detect_faces",
     "iter_video_frames",
     "make_detector",
+    "merge_shards",
     "mouth_aperture",
+    "parse_ravdess_name",
     "paste_back",
     "prepare_dataset",
     "probe_video",
     "read_audio",
     "read_failures",
+    "read_labels_file",
     "read_manifest",
     "read_video",
     "resample_indices",
     "scan_videos",
+    "shard_of",
     "smooth_boxes",
     "stable_face_box",
     "to_model_tensor",
