@@ -270,6 +270,8 @@ def test_three_shards_merge_into_the_single_run(prepared, source_dir: Path, tmp_
         prepare_dataset(source_dir, shards[1], CONFIG, shard=ShardSpec(0, 3))
     with pytest.raises(ValueError, match="holds shard 2/3"):
         prepare_dataset(source_dir, shards[2], CONFIG)
+    with pytest.raises(ValueError, match="single-machine run"):
+        prepare_dataset(source_dir, out, CONFIG, shard=ShardSpec(0, 3))
 
     result = CliRunner().invoke(
         app, ["merge", *map(str, reversed(shards)), "--out", str(tmp_path / "merged")]

@@ -75,7 +75,7 @@ def check_shard_marker(out_dir: Path, shard: ShardSpec | None) -> None:
                 f"{out_dir} holds shard {found} of a sharded run, not {wanted}: resume it with --shard "
                 f"{found}, or join the shards with `float-data merge`"
             )
-    elif shard is not None and (out_dir / "manifest.jsonl").is_file():
+    elif shard is not None and ((out_dir / "manifest.jsonl").is_file() or any(out_dir.glob("state/*.json"))):
         raise ValueError(f"{out_dir} holds a single-machine run; give each shard a new output folder")
 
 
