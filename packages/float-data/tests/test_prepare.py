@@ -1,4 +1,5 @@
-"""``prepare`` end to end on real footage: crops, 25 fps / 16 kHz alignment, splits, failures, resuming."""
+"""``prepare`` end to end on real footage: crops, 25 fps / 16 kHz alignment, splits, failures, resuming, and
+the scaled-out runs (worker processes, shards joined by merge) giving the same files as one process."""
 
 from __future__ import annotations
 
@@ -14,15 +15,20 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from float_data import (
     DlibDetector,
     PrepareConfig,
     PreparedDataset,
+    ShardSpec,
     decode_image,
     detect_faces,
+    merge_shards,
     prepare_dataset,
+    shard_of,
 )
+from float_data.cli import app
 
 CONFIG = PrepareConfig(
     crop_size=96,
@@ -221,4 +227,130 @@ def test_killed_run_resumes_to_identical_dataset(prepared, source_dir: Path, tmp
     rerun = subprocess.run(command, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     assert "resumed" in rerun.stdout and "4 videos" in rerun.stdout
+    assert _tree_digest(killed) == _tree_digest(out)
+
+
+def test_two_workers_give_the_files_of_one(prepared, source_dir: Path, tmp_path: Path) -> None:
+    out, report = prepared
+    seen: list[tuple[str, str]] = []
+    parallel = prepare_dataset(
+        source_dir, tmp_path / "two", CONFIG, workers=2, on_video=lambda v, s: seen.append((v, s))
+    )
+    good = {e.video_id for e in report.entries}
+    assert sorted(seen) == sorted((v, "done" if v in good else "failed") for v in report.processed)
+    assert parallel.processed == report.processed and parallel.entries == report.entries
+    assert _tree_digest(tmp_path / "two") == _tree_digest(out)
+
+
+def test_three_shards_merge_into_the_single_run(prepared, source_dir: Path, tmp_path: Path) -> None:
+    """Each shard prepares the videos whose id hashes to it; merge gives the single run's files exactly."""
+    out, report = prepared
+    ids = [*(e.video_id for e in report.entries), "bad__corrupt", "bad__garbage", "bad__noaudio"]
+    ids += ["bad__noface", "bad__zero"]
+    owners = {shard_of(video_id, 3) for video_id in ids}
+    assert owners == {0, 1, 2}  # every shard has work (shard 0 only a failing video)
+    shards = [tmp_path / f"shard{i}" for i in range(3)]
+    done: list[str] = []
+    for i, folder in enumerate(shards):
+        part = prepare_dataset(source_dir, folder, CONFIG, shard=ShardSpec(i, 3))
+        assert all(shard_of(v, 3) == i for v in part.processed)
+        done += part.processed
+        marker = json.loads((folder / "shard.json").read_text())
+        assert marker["index"] == i and marker["n_listed"] == 9 and marker["videos"] == sorted(part.processed)
+    assert sorted(done) == sorted(ids)  # disjoint and complete
+    # a shard's entries keep the split of the single run (split is a function of the path alone)
+    splits = {e.video_id: e.split for e in report.entries}
+    for folder in shards:
+        for entry in PreparedDataset(folder).entries:
+            assert entry.split == splits[entry.video_id]
+
+    with pytest.raises(ValueError, match="each of the shards"):
+        merge_shards(shards[:2], tmp_path / "partial")
+    with pytest.raises(ValueError, match="holds shard 1/3"):
+        prepare_dataset(source_dir, shards[1], CONFIG, shard=ShardSpec(0, 3))
+    with pytest.raises(ValueError, match="holds shard 2/3"):
+        prepare_dataset(source_dir, shards[2], CONFIG)
+    with pytest.raises(ValueError, match="single-machine run"):
+        prepare_dataset(source_dir, out, CONFIG, shard=ShardSpec(0, 3))
+
+    result = CliRunner().invoke(
+        app, ["merge", *map(str, reversed(shards)), "--out", str(tmp_path / "merged")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "4 videos (" in result.output and "5 skipped" in result.output
+    assert _tree_digest(tmp_path / "merged") == _tree_digest(out)
+    assert "# shard 0/3" in (tmp_path / "merged" / "prepare.log").read_text()
+    # merging again (e.g. after a killed merge) places nothing new and changes nothing
+    again = merge_shards(shards, tmp_path / "merged", link=True)
+    assert again.copied == 0 and _tree_digest(tmp_path / "merged") == _tree_digest(out)
+    linked = merge_shards(shards, tmp_path / "linked", link=True)
+    assert linked.copied > 0 and _tree_digest(tmp_path / "linked") == _tree_digest(out)
+
+    # an unfinished shard is refused with what to do
+    next((shards[1] / "state").glob("*.json")).unlink()
+    refused = CliRunner().invoke(app, ["merge", *map(str, shards), "-o", str(tmp_path / "refused")])
+    assert refused.exit_code == 2 and "unfinished" in refused.output and "rerun" in refused.output
+    assert not (tmp_path / "refused").exists()
+
+
+def _children(pid: int) -> list[int]:
+    """Live spawned worker processes of ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] not in "ZX" and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in "ZX"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads /proc; workers die with the parent on Linux"
+)
+def test_killed_parallel_run_resumes_without_redoing_videos(
+    prepared, source_dir: Path, tmp_path: Path
+) -> None:
+    """SIGKILL a ``--workers 2`` run after its first finished video: its workers die with it, and the rerun
+    keeps the finished videos' files (same inode, same mtime) and ends with the single run's files."""
+    out, _ = prepared
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "float_data", "prepare", str(source_dir), str(killed), *CLI_OPTIONS]
+    process = subprocess.Popen(
+        [*command, "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if list((killed / "state").glob("*.json")):
+            break
+        time.sleep(0.005)
+    assert process.poll() is None, "the run finished before it could be killed"
+    workers = _children(process.pid)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(workers) == 2
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(w) for w in workers), "worker processes outlived the killed run"
+    finished = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (killed / "state").glob("*.json")}
+    assert 1 <= len(finished) < 9 and not (killed / "manifest.jsonl").exists()
+    rerun = subprocess.run([*command, "--workers", "2"], capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    for name, stamp in finished.items():
+        assert f"resumed  {name.removesuffix('.json')}" in rerun.stdout
+        path = killed / "state" / name
+        assert (path.stat().st_ino, path.stat().st_mtime_ns) == stamp, f"{name} was redone"
+    assert rerun.stdout.count("resumed") == len(finished) and "4 videos" in rerun.stdout
     assert _tree_digest(killed) == _tree_digest(out)

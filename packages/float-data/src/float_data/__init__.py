@@ -5,11 +5,12 @@ Public API (shapes in each docstring): decoding (:func:`iter_video_frames`, :fun
 detectors, :func:`detect_faces`, :func:`stable_face_box`, :func:`crop_box_from_face`, :func:`crop_face`,
 :func:`paste_back`, :func:`crop_track`, :func:`follow_face`, :func:`interpolate_boxes`), landmarks
 (:func:`mouth_aperture`, :func:`component_boxes`), preparation (:class:`PrepareConfig`,
-:func:`prepare_dataset`, :class:`PreparedDataset`) and training views (:class:`AutoEncoderPairs`,
-:class:`AutoEncoderPairStream`, :func:`build_motion_cache`, :class:`MotionWindows`,
-:class:`MotionWindowStream`).
+:func:`prepare_dataset`, :class:`PreparedDataset`; across machines :class:`ShardSpec`, :func:`shard_of`,
+:func:`merge_shards`), emotion labels (:data:`EMOTIONS`, :func:`parse_ravdess_name`,
+:func:`read_labels_file`) and training views (:class:`AutoEncoderPairs`, :class:`AutoEncoderPairStream`,
+:func:`build_motion_cache`, :class:`MotionWindows`, :class:`MotionWindowStream`).
 
-The dataset names (preparation, prepared datasets, training views) need the ``datasets`` extra
+The dataset names (preparation, merging, prepared datasets, training views) need the ``datasets`` extra
 (``pip install 'float-data[datasets]'``: Hugging Face datasets, pyarrow, dlib's landmark model). They are
 imported on first use, so decoding and cropping one portrait never load that stack.
 """
@@ -30,8 +31,10 @@ from float_data.detectors import (
     make_detector,
 )
 from float_data.errors import FailureReason, VideoError
+from float_data.labels import EMOTIONS, RavdessName, parse_ravdess_name, read_labels_file
 from float_data.landmarks import component_boxes, mouth_aperture
 from float_data.manifest import Failure, ManifestEntry, read_failures, read_manifest
+from float_data.shards import ShardSpec, shard_of
 from float_data.stable_box import stable_face_box
 from float_data.track import crop_track, follow_face, interpolate_boxes, smooth_boxes
 from float_data.video import (
@@ -46,6 +49,7 @@ from float_data.video import (
 )
 
 if TYPE_CHECKING:  # the lazy names below, for type checkers and IDEs
+    from float_data.merge import MergeReport, merge_shards
     from float_data.motion import MotionWindows, MotionWindowStream, build_motion_cache
     from float_data.pairs import AutoEncoderPairs, AutoEncoderPairStream, PairSampling
     from float_data.prepare import PrepareReport, prepare_dataset, scan_videos
@@ -53,6 +57,8 @@ if TYPE_CHECKING:  # the lazy names below, for type checkers and IDEs
 
 # Names whose modules import the dataset stack (datasets, pyarrow): loaded by ``__getattr__`` on first use.
 _DATASET_NAMES = {
+    "MergeReport": "float_data.merge",
+    "merge_shards": "float_data.merge",
     "MotionWindows": "float_data.motion",
     "MotionWindowStream": "float_data.motion",
     "build_motion_cache": "float_data.motion",
@@ -91,6 +97,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "EMOTIONS",
     "AudioTrack",
     "AutoEncoderPairStream",
     "AutoEncoderPairs",
@@ -102,12 +109,15 @@ __all__ = [
     "Failure",
     "FailureReason",
     "ManifestEntry",
+    "MergeReport",
     "MotionWindowStream",
     "MotionWindows",
     "PairSampling",
     "PrepareConfig",
     "PrepareReport",
     "PreparedDataset",
+    "RavdessName",
+    "ShardSpec",
     "VideoError",
     "VideoInfo",
     "align_audio",
@@ -122,16 +132,20 @@ __all__ = [
     "interpolate_boxes",
     "iter_video_frames",
     "make_detector",
+    "merge_shards",
     "mouth_aperture",
+    "parse_ravdess_name",
     "paste_back",
     "prepare_dataset",
     "probe_video",
     "read_audio",
     "read_failures",
+    "read_labels_file",
     "read_manifest",
     "read_video",
     "resample_indices",
     "scan_videos",
+    "shard_of",
     "smooth_boxes",
     "stable_face_box",
     "to_model_tensor",

@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from tqdm.auto import tqdm
 
 # Through the package's lazy names: without the 'datasets' extra the error says which extra to install.
-from float_data import PrepareConfig, PreparedDataset, prepare_dataset
+from float_data import PrepareConfig, PreparedDataset, ShardSpec, merge_shards, prepare_dataset
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Talking-head video -> FLOAT training data."
@@ -47,8 +48,25 @@ def prepare(
         bool, typer.Option(help="Keep videos without audio (silence) instead of skipping.")
     ] = False,
     retry_failed: Annotated[bool, typer.Option(help="Retry videos that failed in an earlier run.")] = False,
+    labels: Annotated[
+        str, typer.Option(help="Emotion labels: none, ravdess (RAVDESS file names) or file (--labels-file).")
+    ] = "none",
+    labels_file: Annotated[
+        Path | None,
+        typer.Option(help="CSV/JSONL: video_id or source_path; emotion (a name) or 7 probability columns."),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Processes preparing videos side by side.")] = 1,
+    shard: Annotated[
+        str | None,
+        typer.Option(help="Prepare only shard i/n (0-based) into OUT_DIR; join the n outputs with `merge`."),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="A progress bar over the videos (stderr).")] = True,
 ) -> None:
     """Scan SRC_DIR, crop faces, resample to 25 fps / 16 kHz and write a sharded dataset to OUT_DIR."""
+    try:
+        spec = ShardSpec.parse(shard) if shard is not None else None
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--shard") from error
     try:
         config = PrepareConfig(
             detector=detector,
@@ -67,16 +85,27 @@ def prepare(
             test_fraction=test_fraction,
             speaker_pattern=speaker_pattern,
             require_audio=not no_audio_ok,
+            labels="file" if labels_file is not None and labels == "none" else labels,
+            labels_file=str(labels_file) if labels_file else None,
         )
     except ValidationError as error:
         raise typer.BadParameter(str(error)) from error
 
     def on_video(video_id: str, status: str) -> None:
-        typer.echo(f"{status:8s} {video_id}")
+        tqdm.write(f"{status:8s} {video_id}")  # above the bar, not through it
 
     try:
-        report = prepare_dataset(src_dir, out_dir, config, retry_failed=retry_failed, on_video=on_video)
-    except (FileNotFoundError, NotADirectoryError, ValueError) as error:
+        report = prepare_dataset(
+            src_dir,
+            out_dir,
+            config,
+            retry_failed=retry_failed,
+            on_video=on_video,
+            workers=workers,
+            shard=spec,
+            progress=progress,
+        )
+    except (FileNotFoundError, NotADirectoryError, ValueError, RuntimeError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
     frames = sum(e.n_frames for e in report.entries)
@@ -86,6 +115,25 @@ def prepare(
     )
     for failure in report.failures:
         typer.echo(f"skipped  {failure.source_path}: {failure.reason}: {failure.detail}")
+
+
+@app.command()
+def merge(
+    shard_dirs: Annotated[list[Path], typer.Argument(help="The output folders of shards 0/n .. n-1/n.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="The joined dataset folder.")],
+    link: Annotated[bool, typer.Option(help="Hard-link the per-video files, not copy them.")] = False,
+) -> None:
+    """Join the outputs of `prepare --shard i/n` into the dataset one machine would have prepared."""
+    try:
+        report = merge_shards(shard_dirs, out_dir, link=link)
+    except (FileNotFoundError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    frames = sum(e.n_frames for e in report.entries)
+    typer.echo(
+        f"{len(report.entries)} videos ({frames} frames) from {len(shard_dirs)} shards in {out_dir}; "
+        f"{len(report.failures)} skipped; {report.copied} files placed"
+    )
 
 
 @app.command()

@@ -17,6 +17,8 @@ class PrepareConfig(BaseModel):
     frames (``track_mode`` smooth) or one crop per video (fixed). Split: by speaker id, hashed, so a speaker
     never straddles train/val/test; the speaker id is the named group ``speaker`` of ``speaker_pattern``
     matched against the relative path, else the first folder of that path, else the file stem.
+    Emotion labels (``labels``): ``none``, ``ravdess`` (from RAVDESS file names) or ``file`` (``labels_file``,
+    a CSV or JSON-lines table; see :mod:`float_data.labels`), stored per video as 7 probabilities.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -41,14 +43,22 @@ class PrepareConfig(BaseModel):
     test_fraction: float = Field(0.05, ge=0, lt=1)
     split_salt: str = "float-data"
     speaker_pattern: str | None = None
+    labels: Literal["none", "ravdess", "file"] = "none"
+    labels_file: str | None = None
 
     @model_validator(mode="after")
     def _fractions(self) -> PrepareConfig:
         if self.val_fraction + self.test_fraction >= 1:
             raise ValueError("val_fraction + test_fraction must be below 1 (train would be empty)")
+        if (self.labels == "file") != (self.labels_file is not None):
+            raise ValueError("labels='file' goes with labels_file (a CSV or JSON-lines table), only with it")
         return self
 
     def fingerprint(self) -> str:
-        """sha256 (16 hex) of every setting that changes the output (``weights_dir``, ``device`` excluded)."""
-        payload = self.model_dump_json(exclude={"weights_dir", "device"})
+        """sha256 (16 hex) of every setting that changes the crops (``weights_dir``, ``device`` excluded).
+
+        Labels are excluded too: each video's state records its label, and a changed label only rewrites
+        that video's row of the videos table (no new crops); fingerprints of older folders stay valid.
+        """
+        payload = self.model_dump_json(exclude={"weights_dir", "device", "labels", "labels_file"})
         return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict
 class ManifestEntry(BaseModel):
     """A prepared video. ``crop_box`` is the median crop (cx, cy, half) in source pixels; per-frame boxes are
     in the frames table. ``n_frames`` frames at ``fps``; audio has ``n_frames * sample_rate / fps``
-    samples."""
+    samples. ``emotion``: the dataset's label as 7 probabilities (angry, disgust, fear, happy, neutral, sad,
+    surprise), None without labels (see :mod:`float_data.labels`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -35,6 +36,7 @@ class ManifestEntry(BaseModel):
     detector: str
     has_landmarks: bool
     face_fraction: float
+    emotion: list[float] | None = None
 
 
 class Failure(BaseModel):

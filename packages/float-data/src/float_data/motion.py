@@ -3,14 +3,19 @@ emotion and optional head pose, read from per-video caches.
 
 The caches are computed by callables the caller passes in (the motion auto-encoder's encoder, the audio
 encoder, an emotion predictor, a pose estimator), so this package never imports them. One
-``<video_id>.safetensors`` per video holds ``motion`` [T, D], ``audio`` [T, A], ``emotion`` [7] and
-optionally ``pose`` [T, P], all float32, T = the video's frame count at 25 fps.
+``<video_id>.safetensors`` per video holds ``motion`` [T, D], ``audio`` [T, A], ``emotion`` [7] (when a
+predictor was given) and optionally ``pose`` [T, P], all float32, T = the video's frame count at 25 fps.
+
+The clip emotion of a window comes from the predictor (``emotion="predicted"``, the cached vector) or from
+the dataset's own labels (``emotion="labels"``: the manifest's 7-vector, see :mod:`float_data.labels`),
+so a labelled dataset (RAVDESS, or a labels file) trains without an emotion predictor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -27,6 +32,7 @@ MotionEncoder = Callable[[torch.Tensor], torch.Tensor]  # [B, 3, S, S] in [-1, 1
 AudioEncoder = Callable[[torch.Tensor, int], torch.Tensor]  # ([N] 16 kHz, T) -> [T, A]
 EmotionPredictor = Callable[[torch.Tensor], torch.Tensor]  # [N] 16 kHz -> [7], sums to 1
 PoseEstimator = Callable[[torch.Tensor], torch.Tensor]  # [B, 3, S, S] -> [B, P]
+EmotionSource = Literal["predicted", "labels"]
 
 
 def _check(name: str, value: torch.Tensor, shape: tuple[int | None, ...], video_id: str) -> torch.Tensor:
@@ -46,7 +52,7 @@ def build_motion_cache(
     cache_dir: str | Path,
     encode_motion: MotionEncoder,
     encode_audio: AudioEncoder,
-    predict_emotion: EmotionPredictor,
+    predict_emotion: EmotionPredictor | None,
     estimate_pose: PoseEstimator | None = None,
     split: str | None = None,
     batch_size: int = 16,
@@ -56,7 +62,8 @@ def build_motion_cache(
 
     ``encode_motion`` gets crops [B, 3, S, S] in [-1, 1] and returns [B, D]; ``encode_audio`` gets the
     video's aligned 16 kHz waveform [N] and its frame count T and returns [T, A]; ``predict_emotion`` gets the
-    waveform and returns [7]; ``estimate_pose`` (optional) gets crops and returns [B, P].
+    waveform and returns [7] (None: no predicted emotion is cached; windows then take the dataset's labels);
+    ``estimate_pose`` (optional) gets crops and returns [B, P].
     A cache is valid while the source video's sha256 (stored in its metadata) is unchanged.
     ``progress`` shows a bar over the videos (stderr).
     """
@@ -98,8 +105,9 @@ def build_motion_cache(
                 (entry.n_frames, None),
                 entry.video_id,
             ),
-            "emotion": _check("predict_emotion output", predict_emotion(wav), (7,), entry.video_id),
         }
+        if predict_emotion is not None:
+            tensors["emotion"] = _check("predict_emotion output", predict_emotion(wav), (7,), entry.video_id)
         if poses:
             tensors["pose"] = torch.cat(poses)
         tmp = target.with_name(target.name + ".tmp")
@@ -114,11 +122,34 @@ def _load(path: Path) -> dict[str, torch.Tensor]:
         return {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 (safe_open is no dict)
 
 
-def _window(tensors: dict[str, torch.Tensor], video_id: str, start: int, size: int) -> dict:
+def _labels(prepared: PreparedDataset, split: str, source: EmotionSource) -> dict[str, torch.Tensor] | None:
+    """video id -> its dataset label [7] for ``source="labels"`` (every video of ``split`` needs one)."""
+    if source == "predicted":
+        return None
+    if source != "labels":
+        raise ValueError(f"emotion must be 'predicted' or 'labels', got {source!r}")
+    entries = prepared.videos_in(split)
+    missing = [e.video_id for e in entries if e.emotion is None]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} videos of split {split!r} have no emotion label (e.g. {missing[0]}): prepare "
+            "the data with --labels ravdess or --labels-file, or use emotion='predicted'"
+        )
+    return {e.video_id: torch.tensor(e.emotion, dtype=torch.float32) for e in entries}
+
+
+def _window(
+    tensors: dict[str, torch.Tensor], video_id: str, start: int, size: int, label: torch.Tensor | None
+) -> dict:
+    if label is None and "emotion" not in tensors:
+        raise ValueError(
+            f"the cache of {video_id} has no predicted emotion (built with predict_emotion=None): "
+            "use emotion='labels' or rebuild it with a predictor"
+        )
     item: dict = {
         "motion": tensors["motion"][start : start + size],
         "audio": tensors["audio"][start : start + size],
-        "emotion": tensors["emotion"],
+        "emotion": tensors["emotion"] if label is None else label,
         "video_id": video_id,
         "start": start,
     }
@@ -132,8 +163,9 @@ class MotionWindows(Dataset):
 
     Windows start every ``stride`` frames (default ``length``) in each video of ``split``; a video shorter
     than one window gives none. Item: ``motion`` [60, D], ``audio`` [60, A], ``emotion`` [7], ``pose``
-    [60, P] when cached, ``video_id``, ``start`` (frame index). ``max_cached_videos`` caps the cache files
-    held in memory.
+    [60, P] when cached, ``video_id``, ``start`` (frame index). ``emotion``: ``predicted`` (the cached
+    predictor output) or ``labels`` (the dataset's label of each video, from the manifest; every video of
+    ``split`` must have one). ``max_cached_videos`` caps the cache files held in memory.
     """
 
     def __init__(
@@ -145,7 +177,9 @@ class MotionWindows(Dataset):
         length: int = 50,
         stride: int | None = None,
         max_cached_videos: int = 8,
+        emotion: EmotionSource = "predicted",
     ) -> None:
+        self.labels = _labels(prepared, split, emotion)
         self.size = context + length
         self.stride = stride or length
         self.cache_dir = Path(cache_dir)
@@ -172,13 +206,15 @@ class MotionWindows(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         video_id, start = self.index[index]
-        return _window(self._tensors(video_id), video_id, start, self.size)
+        label = None if self.labels is None else self.labels[video_id]
+        return _window(self._tensors(video_id), video_id, start, self.size, label)
 
 
 class MotionWindowStream(IterableDataset):
     """Streaming windows: one cached video at a time, videos and window starts shuffled by (seed, epoch).
 
     With ``random_offset`` each video's window grid is shifted by a random 0..stride-1 frames per epoch.
+    ``emotion`` as in :class:`MotionWindows`.
     """
 
     def __init__(
@@ -191,7 +227,9 @@ class MotionWindowStream(IterableDataset):
         stride: int | None = None,
         seed: int = 0,
         random_offset: bool = True,
+        emotion: EmotionSource = "predicted",
     ) -> None:
+        self.labels = _labels(prepared, split, emotion)
         self.entries = prepared.videos_in(split)
         self.cache_dir = Path(cache_dir)
         self.size, self.stride = context + length, stride or length
@@ -214,5 +252,6 @@ class MotionWindowStream(IterableDataset):
             offset = int(rng.integers(0, min(self.stride, last + 1))) if self.random_offset else 0
             starts = np.arange(offset, last + 1, self.stride)
             tensors = _load(self.cache_dir / f"{entry.video_id}.safetensors")
+            label = None if self.labels is None else self.labels[entry.video_id]
             for s in rng.permutation(starts):
-                yield _window(tensors, entry.video_id, int(s), self.size)
+                yield _window(tensors, entry.video_id, int(s), self.size, label)

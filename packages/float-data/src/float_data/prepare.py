@@ -6,10 +6,13 @@ Layout of ``out_dir``::
     data/videos/<split>/<video_id>.parquet
     state/<video_id>.json                    written last: the video is finished (done or failed)
     manifest.jsonl  failures.jsonl  prepare_config.json  prepare.log  README.md (card; load_dataset reads it)
+    shard.json                               only in the output of one shard (``shard=``), for merging
 
-Resuming: a video whose state file matches its sha256 and the config fingerprint is not redone. Every file is
-written to ``*.tmp`` and renamed, so a killed run leaves no half-written shard; a rerun yields byte-identical
-output to an uninterrupted run. A failing video is logged with its :class:`FailureReason` and skipped.
+Resuming: a video whose state file matches its sha256 and the config fingerprint is not redone (a changed
+emotion label only rewrites its videos row). Every file is written to ``*.tmp`` and renamed, so a killed run
+leaves no half-written shard; a rerun yields byte-identical output to an uninterrupted run. A failing video is
+logged with its :class:`FailureReason` and skipped. Videos are independent: ``workers`` processes each take
+one video at a time (with their own detector), and the output does not depend on the number of workers.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,14 +30,18 @@ import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tqdm.auto import tqdm
 
 from float_data.config import PrepareConfig
 from float_data.crop import crop_face
 from float_data.detectors import FaceDetector, detect_faces, make_detector
 from float_data.errors import FailureReason, VideoError
+from float_data.files import atomic_write_text, load_json
+from float_data.labels import resolve_emotions
 from float_data.landmarks import mouth_aperture, to_crop_coordinates
 from float_data.manifest import Failure, ManifestEntry
 from float_data.schema import FRAMES_FEATURES, VIDEOS_FEATURES
+from float_data.shards import ShardSpec, check_shard_marker, write_shard_marker
 from float_data.splits import SPLITS, assign_split, speaker_id_for, video_id_for
 from float_data.track import crop_track, follow_face, interpolate_boxes
 from float_data.video import (
@@ -44,6 +52,7 @@ from float_data.video import (
     read_audio,
     video_start_time,
 )
+from float_data.workers import run_in_workers
 
 logger = logging.getLogger("float_data")
 _ROW_GROUP = 64
@@ -51,11 +60,13 @@ _ROW_GROUP = 64
 
 @dataclass
 class PrepareReport:
-    """What one ``prepare`` call did: video ids processed now, ids already finished before, failures (all)."""
+    """What one ``prepare`` call did: video ids processed now, ids already finished before, ids whose emotion
+    label changed (only their videos row was rewritten), failures (all)."""
 
     out_dir: Path
     processed: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
+    relabelled: list[str] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     entries: list[ManifestEntry] = field(default_factory=list)
 
@@ -81,13 +92,6 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _unique_ids(relative_paths: list[str]) -> dict[str, str]:
@@ -169,8 +173,11 @@ def prepare_video(
     config: PrepareConfig,
     detector: FaceDetector,
     sha256: str,
+    emotion: list[float] | None = None,
 ) -> ManifestEntry:
-    """Process one video into its two shards and return its manifest entry (raises :class:`VideoError`)."""
+    """Process one video into its two shards and return its manifest entry (raises :class:`VideoError`).
+
+    ``emotion``: the dataset's label for it (7 probabilities, see :mod:`float_data.labels`) or None."""
     info = probe_video(path)
     start = video_start_time(path)  # decodes one frame: zero-frame videos fail here, before audio checks
     track = None
@@ -236,6 +243,7 @@ def prepare_video(
             "fps": config.fps,
             "sample_rate": config.sample_rate,
             "audio": audio,
+            "emotion": emotion,
         }
     )
     videos.close()
@@ -261,6 +269,7 @@ def prepare_video(
         detector=detector.name,
         has_landmarks=use_landmarks,
         face_fraction=round(fraction, 6),
+        emotion=emotion,
     )
 
 
@@ -290,11 +299,128 @@ def _dataset_card(entries: list[ManifestEntry], config: PrepareConfig) -> str:
     return "\n".join(lines)
 
 
-def _load_state(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+def write_index(
+    out: Path, entries: list[ManifestEntry], failures: list[Failure], config: PrepareConfig
+) -> None:
+    """Write ``manifest.jsonl`` (by video id), ``failures.jsonl`` (by source path) and the dataset card."""
+    entries = sorted(entries, key=lambda e: e.video_id)
+    failures = sorted(failures, key=lambda f: f.source_path)
+    atomic_write_text(
+        out / "manifest.jsonl", "".join(json.dumps(e.model_dump(), sort_keys=True) + "\n" for e in entries)
+    )
+    atomic_write_text(
+        out / "failures.jsonl", "".join(json.dumps(f.model_dump(), sort_keys=True) + "\n" for f in failures)
+    )
+    atomic_write_text(out / "README.md", _dataset_card(entries, config))
+
+
+@dataclass(frozen=True)
+class VideoTask:
+    """One video to prepare: its path relative to the source folder, its id and its emotion label."""
+
+    relative: str
+    video_id: str
+    emotion: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class VideoOutcome:
+    """What became of a task: ``status`` done, failed, resumed or relabelled, and its ``prepare.log`` line."""
+
+    video_id: str
+    status: str
+    message: str = ""
+    warning: bool = False
+
+
+class _VideoJob:
+    """Everything a process needs to run tasks; the detector is built on first use (resumed videos need none,
+    and each worker process builds its own)."""
+
+    def __init__(
+        self, src: Path, out: Path, config: PrepareConfig, retry_failed: bool, detector: FaceDetector | None
+    ) -> None:
+        self.src, self.out, self.config, self.retry_failed = src, out, config, retry_failed
+        self.fingerprint = config.fingerprint()
+        self._detector = detector
+
+    def detector(self) -> FaceDetector:
+        if self._detector is None:
+            c = self.config
+            self._detector = make_detector(c.detector, c.weights_dir, c.device, c.landmarks)
+        return self._detector
+
+    def __call__(self, task: VideoTask) -> VideoOutcome:
+        path = self.src / task.relative
+        state_path = self.out / "state" / f"{task.video_id}.json"
+        digest = sha256_file(path)
+        state = load_json(state_path) if state_path.is_file() else None
+        if (
+            state is not None
+            and state.get("sha256") == digest
+            and state.get("fingerprint") == self.fingerprint
+            and (state["status"] == "done" or not self.retry_failed)
+        ):
+            if state["status"] == "done" and state["entry"].get("emotion") != task.emotion:
+                entry = _relabel(self.out, ManifestEntry(**state["entry"]), task.emotion)
+                record = {"status": "done", "entry": entry.model_dump(), "sha256": digest}
+                record["fingerprint"] = self.fingerprint
+                atomic_write_text(state_path, json.dumps(record, sort_keys=True) + "\n")
+                return VideoOutcome(task.video_id, "relabelled", f"{task.relative}: new emotion label")
+            return VideoOutcome(task.video_id, "resumed")
+        try:
+            detector = self.detector()
+            entry = prepare_video(
+                path, task.relative, task.video_id, self.out, self.config, detector, digest, task.emotion
+            )
+            record = {"status": "done", "entry": entry.model_dump()}
+            message = f"{task.relative}: done ({entry.n_frames} frames, split {entry.split})"
+            warning = False
+        except VideoError as error:
+            failure = Failure(
+                source_path=task.relative, sha256=digest, reason=error.reason.value, detail=error.detail
+            )
+            record = {"status": "failed", "failure": failure.model_dump()}
+            message = f"{task.relative}: skipped: {error.reason.value}: {error.detail}"
+            warning = True
+        record.update(sha256=digest, fingerprint=self.fingerprint)
+        atomic_write_text(state_path, json.dumps(record, sort_keys=True) + "\n")
+        return VideoOutcome(task.video_id, record["status"], message, warning)
+
+
+def _relabel(out: Path, entry: ManifestEntry, emotion: list[float] | None) -> ManifestEntry:
+    """Rewrite the one row of a finished video's videos shard with a new emotion label (crops untouched)."""
+    path = out / "data" / "videos" / entry.split / f"{entry.video_id}.parquet"
+    row = pq.read_table(path).to_pylist()[0]
+    row["emotion"] = emotion
+    writer = _ShardWriter(path, VIDEOS_FEATURES.arrow_schema)
+    writer.add(row)
+    writer.close()
+    return entry.model_copy(update={"emotion": emotion})
+
+
+_WORKER_JOB: _VideoJob | None = None  # the job of this worker process (set by _start_worker)
+
+
+def _start_worker(src: Path, out: Path, config: PrepareConfig, retry_failed: bool, detector: bytes) -> None:
+    global _WORKER_JOB
+    _WORKER_JOB = _VideoJob(src, out, config, retry_failed, pickle.loads(detector))
+
+
+def _run_in_worker(task: VideoTask) -> VideoOutcome:
+    assert _WORKER_JOB is not None, "worker started without _start_worker"
+    return _WORKER_JOB(task)
+
+
+def _check_config(out: Path, config: PrepareConfig) -> None:
+    config_path = out / "prepare_config.json"
+    if config_path.is_file():
+        previous = PrepareConfig(**json.loads(config_path.read_text()))
+        if previous.fingerprint() != config.fingerprint():
+            raise ValueError(
+                f"{out} was prepared with different settings ({config_path}); "
+                "use a new output folder or the same settings to resume"
+            )
 
 
 def prepare_dataset(
@@ -304,24 +430,26 @@ def prepare_dataset(
     detector: FaceDetector | None = None,
     retry_failed: bool = False,
     on_video: Callable[[str, str], None] | None = None,
+    workers: int = 1,
+    shard: ShardSpec | None = None,
+    progress: bool = False,
 ) -> PrepareReport:
     """Turn every video under ``src_dir`` into shards under ``out_dir`` (resumable; see module docstring).
 
-    ``detector``: any :class:`FaceDetector`; default built from ``config.detector``. ``on_video(video_id,
-    status)`` is called after each video with ``done``, ``failed`` or ``resumed``.
+    ``detector``: any :class:`FaceDetector`; default built from ``config.detector`` (with ``workers`` > 1 it
+    must pickle: each worker gets a copy). ``on_video(video_id, status)`` is called after each video with
+    ``done``, ``failed``, ``resumed`` or ``relabelled``, in completion order. ``workers``: processes preparing
+    videos side by side (1 = this process). ``shard``: prepare only the videos of this shard (by a hash of
+    the video id) for :func:`float_data.merge_shards`. ``progress``: a bar over the videos (stderr).
     """
     config = config or PrepareConfig()
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     src, out = Path(src_dir), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    config_path = out / "prepare_config.json"
-    if config_path.is_file():
-        previous = PrepareConfig(**json.loads(config_path.read_text()))
-        if previous.fingerprint() != config.fingerprint():
-            raise ValueError(
-                f"{out} was prepared with different settings ({config_path}); "
-                "use a new output folder or the same settings to resume"
-            )
-    _atomic_write_text(config_path, config.model_dump_json(indent=2) + "\n")
+    _check_config(out, config)
+    check_shard_marker(out, shard)
+    atomic_write_text(out / "prepare_config.json", config.model_dump_json(indent=2) + "\n")
     # half-written files of a killed run; only our own folders (a user's HF cache may live under out_dir)
     for leftover in [*out.glob("*.tmp"), *(out / "data").rglob("*.tmp"), *(out / "state").glob("*.tmp")]:
         leftover.unlink()
@@ -334,57 +462,49 @@ def prepare_dataset(
     try:
         relative_paths = scan_videos(src)
         ids = _unique_ids(relative_paths)
-        fingerprint = config.fingerprint()
-        for relative in relative_paths:
-            video_id = ids[relative]
-            path = src / relative
-            state_path = out / "state" / f"{video_id}.json"
-            digest = sha256_file(path)
-            state = _load_state(state_path) if state_path.is_file() else None
-            if (
-                state is not None
-                and state.get("sha256") == digest
-                and state.get("fingerprint") == fingerprint
-                and (state["status"] == "done" or not retry_failed)
-            ):
-                report.resumed.append(video_id)
-                if on_video:
-                    on_video(video_id, "resumed")
-                continue
-            if detector is None:
-                detector = make_detector(config.detector, config.weights_dir, config.device, config.landmarks)
+        emotions, unmatched = resolve_emotions(config.labels, config.labels_file, ids)
+        if unmatched:
+            logger.warning("%d labels match no video, e.g. %s", len(unmatched), ", ".join(unmatched[:5]))
+        if shard is not None:
+            relative_paths = write_shard_marker(out, shard, relative_paths, ids, config.fingerprint())
+        tasks = [VideoTask(rel, ids[rel], emotions[ids[rel]]) for rel in relative_paths]
+        unlabelled = [t.relative for t in tasks if t.emotion is None]
+        if config.labels != "none" and unlabelled:
+            examples = ", ".join(unlabelled[:5])
+            logger.warning("%d videos have no emotion label, e.g. %s", len(unlabelled), examples)
+        if workers == 1:
+            job = _VideoJob(src, out, config, retry_failed, detector)
+            outcomes: Iterator[VideoOutcome] = (job(task) for task in tasks)
+        else:
             try:
-                entry = prepare_video(path, relative, video_id, out, config, detector, digest)
-                record = {"status": "done", "entry": entry.model_dump()}
-                logger.info("%s: done (%d frames, split %s)", relative, entry.n_frames, entry.split)
-            except VideoError as error:
-                failure = Failure(
-                    source_path=relative, sha256=digest, reason=error.reason.value, detail=error.detail
-                )
-                record = {"status": "failed", "failure": failure.model_dump()}
-                logger.warning("%s: skipped: %s: %s", relative, error.reason.value, error.detail)
-            record.update(sha256=digest, fingerprint=fingerprint)
-            _atomic_write_text(state_path, json.dumps(record, sort_keys=True) + "\n")
-            report.processed.append(video_id)
-            if on_video:
-                on_video(video_id, record["status"])
-
-        for relative in relative_paths:
-            state = _load_state(out / "state" / f"{ids[relative]}.json") or {}
+                frozen = pickle.dumps(detector)
+            except Exception as error:  # pickling fails with many types; all mean the same here
+                raise ValueError(
+                    f"detector {type(detector).__name__} cannot be copied into worker processes ({error}); "
+                    "use workers=1 or let prepare build the detector from the config"
+                ) from error
+            init_args = (src, out, config, retry_failed, frozen)
+            outcomes = run_in_workers(_run_in_worker, tasks, workers, _start_worker, init_args)
+        statuses: dict[str, str] = {}
+        with tqdm(total=len(tasks), unit="video", desc="prepare", disable=not progress) as bar:
+            for outcome in outcomes:
+                if outcome.message:
+                    logger.log(logging.WARNING if outcome.warning else logging.INFO, "%s", outcome.message)
+                statuses[outcome.video_id] = outcome.status
+                if on_video:
+                    on_video(outcome.video_id, outcome.status)
+                bar.update()
+        for task in tasks:  # the report lists videos in source order whatever order the workers finished in
+            status = statuses[task.video_id]
+            lists = {"resumed": report.resumed, "relabelled": report.relabelled}
+            lists.get(status, report.processed).append(task.video_id)
+            state = load_json(out / "state" / f"{task.video_id}.json") or {}
             if state.get("status") == "done":
                 report.entries.append(ManifestEntry(**state["entry"]))
             elif state.get("status") == "failed":
                 report.failures.append(Failure(**state["failure"]))
         report.entries.sort(key=lambda e: e.video_id)
-        _atomic_write_text(
-            out / "manifest.jsonl",
-            "".join(json.dumps(e.model_dump(), sort_keys=True) + "\n" for e in report.entries),
-        )
-        _atomic_write_text(
-            out / "failures.jsonl",
-            "".join(json.dumps(f.model_dump(), sort_keys=True) + "\n" for f in report.failures),
-        )
-        _atomic_write_text(out / "README.md", _dataset_card(report.entries, config))
+        write_index(out, report.entries, report.failures, config)
     finally:
         logger.removeHandler(handler)
         handler.close()
@@ -394,6 +514,6 @@ def prepare_dataset(
 def iter_states(out_dir: str | Path) -> Iterator[dict]:
     """Every finished-video record under ``out_dir/state`` (done and failed), sorted by file name."""
     for path in sorted((Path(out_dir) / "state").glob("*.json")):
-        state = _load_state(path)
+        state = load_json(path)
         if state is not None:
             yield state
