@@ -19,6 +19,7 @@ ONNX file that is not in the wheel. Any other detector can be used by implementi
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -44,6 +45,11 @@ class FaceDetection:
     @property
     def area(self) -> float:
         return max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1])
+
+
+def _box4(values: Sequence[float]) -> tuple[float, float, float, float]:
+    """The first four numbers of a detector's row as a float (x0, y0, x1, y1) box."""
+    return (float(values[0]), float(values[1]), float(values[2]), float(values[3]))
 
 
 @runtime_checkable
@@ -179,7 +185,7 @@ class FaceAlignmentDetector:
 
     def detect(self, image: np.ndarray) -> list[FaceDetection]:
         boxes = self._sfd.detect_from_image(_check_image(image).copy())
-        found = [FaceDetection(tuple(float(v) for v in b[:4]), float(b[4])) for b in boxes]
+        found = [FaceDetection(_box4(b[:4]), float(b[4])) for b in boxes]
         return sorted([d for d in found if d.score > self.threshold], key=lambda d: -d.score)
 
     def landmarks(self, image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
@@ -227,7 +233,7 @@ def detect_faces(
         work = cv2.resize(image, (width, detect_height), interpolation=interpolation)
     return [
         FaceDetection(
-            tuple(v / factor for v in d.box), d.score, None if d.landmarks is None else d.landmarks / factor
+            _box4([v / factor for v in d.box]), d.score, None if d.landmarks is None else d.landmarks / factor
         )
         for d in detector.detect(work)
     ]

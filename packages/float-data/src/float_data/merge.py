@@ -13,6 +13,7 @@ from __future__ import annotations
 import filecmp
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def _place(source: Path, target: Path, link: bool) -> bool:
     return True
 
 
-def merge_shards(shard_dirs: list[str | Path], out_dir: str | Path, link: bool = False) -> MergeReport:
+def merge_shards(shard_dirs: Sequence[str | Path], out_dir: str | Path, link: bool = False) -> MergeReport:
     """Join the output folders of shards ``0/n`` .. ``n-1/n`` (any order) into ``out_dir``.
 
     ``link``: hard-link the per-video files instead of copying them (same file system; safe, because

@@ -385,7 +385,7 @@ class _VideoJob:
             warning = True
         record.update(sha256=digest, fingerprint=self.fingerprint)
         atomic_write_text(state_path, json.dumps(record, sort_keys=True) + "\n")
-        return VideoOutcome(task.video_id, record["status"], message, warning)
+        return VideoOutcome(task.video_id, str(record["status"]), message, warning)
 
 
 def _relabel(out: Path, entry: ManifestEntry, emotion: list[float] | None) -> ManifestEntry:

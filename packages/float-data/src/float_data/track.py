@@ -6,7 +6,7 @@ Detecting on every ``detect_every``-th frame and smoothing over ``window`` frame
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -42,14 +42,15 @@ def follow_face(
         if previous is None:
             box = faces[0].box
         else:
-            best = max(faces, key=lambda f: box_iou(f.box, previous))
-            box = best.box if box_iou(best.box, previous) > 0 else faces[0].box
-        chosen.append(tuple(float(v) for v in box))
-        previous = chosen[-1]
+            last = previous
+            best = max(faces, key=lambda f: box_iou(f.box, last))
+            box = best.box if box_iou(best.box, last) > 0 else faces[0].box
+        previous = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
+        chosen.append(previous)
     return chosen
 
 
-def interpolate_boxes(sampled: dict[int, Sequence[float]], n_frames: int) -> np.ndarray:
+def interpolate_boxes(sampled: Mapping[int, Sequence[float]], n_frames: int) -> np.ndarray:
     """Face boxes [n_frames, 4] from boxes known at some frames: linear in between, held at the ends."""
     if not sampled:
         raise ValueError("no detected box to interpolate from")
