@@ -9,7 +9,7 @@ import typer
 from pydantic import ValidationError
 
 # Through the package's lazy names: without the 'datasets' extra the error says which extra to install.
-from float_data import PrepareConfig, PreparedDataset, prepare_dataset
+from float_data import PrepareConfig, PreparedDataset, prepare_dataset, scan_videos
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Talking-head video -> FLOAT training data."
@@ -74,6 +74,8 @@ def prepare(
     def on_video(video_id: str, status: str) -> None:
         typer.echo(f"{status:8s} {video_id}")
 
+    if src_dir.is_dir() and not scan_videos(src_dir):  # else an empty dataset, exit 0 (#29)
+        raise typer.BadParameter(f"no video files under {src_dir}", param_hint="SRC_DIR")
     try:
         report = prepare_dataset(src_dir, out_dir, config, retry_failed=retry_failed, on_video=on_video)
     except (FileNotFoundError, NotADirectoryError, ValueError) as error:
