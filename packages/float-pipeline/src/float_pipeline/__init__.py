@@ -48,7 +48,13 @@ from float_pipeline.portrait import (
     load_image,
     prepare_portrait,
 )
-from float_pipeline.writer import VideoWriter, aac_rate, check_not_an_input, check_output_path
+from float_pipeline.writer import (
+    VideoWriter,
+    aac_rate,
+    check_not_an_input,
+    check_output_file,
+    check_output_path,
+)
 
 __all__ = [
     "DEFAULT_EMOTION_MODEL",
@@ -83,6 +89,7 @@ __all__ = [
     "check_bundle_target",
     "check_consistency",
     "check_not_an_input",
+    "check_output_file",
     "check_output_path",
     "convert_official_checkpoint",
     "default_bundle_path",

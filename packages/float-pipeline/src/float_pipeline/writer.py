@@ -60,6 +60,31 @@ def check_not_an_input(out: str | Path, *inputs: object) -> None:
             )
 
 
+def check_output_file(out: str | Path, *, what: str = "output", option: str = "--out") -> Path:
+    """Validate where a file will be written, before the work that produces it: not a folder, in an
+    existing folder this process can write to. ``what`` and ``option`` name it in the message.
+
+    Raises:
+        OutputError: the path is a folder, its folder is missing, or the folder is not writable.
+    """
+    path = Path(out).expanduser()
+    if path.is_dir():
+        raise OutputError(
+            f"{what} {path} is a folder; pass a file name such as {path / ('out' + path.suffix)}"
+        )
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputError(f"{what} folder {folder} does not exist; create it first (mkdir -p {folder})")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.stem}.", suffix=".probe"):
+            pass
+    except OSError as error:
+        raise OutputError(
+            f"{what} folder {folder} is not writable ({error.strerror or error}); choose another {option}"
+        ) from error
+    return path
+
+
 def check_output_path(out: str | Path) -> Path:
     """Validate the output path before any heavy work: an ``.mp4`` in an existing, writable folder.
 
@@ -69,19 +94,7 @@ def check_output_path(out: str | Path) -> Path:
     path = Path(out).expanduser()
     if path.suffix.lower() != ".mp4":
         raise OutputError(f"output {path} must end in .mp4 (the video is H.264 + AAC in an MP4 container)")
-    if path.is_dir():
-        raise OutputError(f"output {path} is a folder; pass a file name such as {path / 'out.mp4'}")
-    folder = path.parent
-    if not folder.is_dir():
-        raise OutputError(f"output folder {folder} does not exist; create it first (mkdir -p {folder})")
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.stem}.", suffix=".probe"):
-            pass
-    except OSError as error:
-        raise OutputError(
-            f"output folder {folder} is not writable ({error.strerror or error}); choose another --out"
-        ) from error
-    return path
+    return check_output_file(path)
 
 
 def _even(frame: np.ndarray) -> np.ndarray:
