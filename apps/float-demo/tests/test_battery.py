@@ -1,5 +1,6 @@
 """float-demo's part of the fault battery (issue #29): stopped by SIGTERM, it cleans up like after Ctrl-C;
-form values must be finite. (Its 127.0.0.1 binding and path-traversal refusals held: test_cli, test_ui.)"""
+form values must be finite; and what held is kept: it listens on 127.0.0.1 only and serves no file of the
+machine through path tricks."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from float_demo.cli import stop_on_sigterm
+from float_demo.cli import ServeSettings, launch_app, stop_on_sigterm
+from float_demo.offline import OFFLINE_ENV
 from float_demo.request import DemoInputError, parse_form
 
 
@@ -86,3 +88,40 @@ def test_form_numbers_are_finite(field: str) -> None:
     """Item 7: no NaN or infinity reaches the sampler from the page either."""
     with pytest.raises(DemoInputError, match="finite"):
         parse_form({field: float("nan")})
+
+
+PROBES = (
+    "/gradio_api/file=/etc/passwd",
+    "/gradio_api/file=../../../../../../etc/passwd",
+    "/gradio_api/file=..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+    "/gradio_api/file=%2Fetc%2Fpasswd",
+    "/gradio_api/file=//etc/passwd",
+    "/file=/etc/passwd",
+    "/gradio_api/file={bundle}/bundle.json",
+    "/static/../../../../etc/passwd",
+    "/assets/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+    "/gradio_api/file={home}/.bashrc",
+    "/gradio_api/upload_progress?upload_id=../../etc/passwd",
+    "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+)
+
+
+def test_listens_on_localhost_and_refuses_path_tricks(
+    tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held, kept: the default address is 127.0.0.1 and 12 path-traversal probes get no file."""
+    for key in OFFLINE_ENV:
+        monkeypatch.delenv(key, raising=False)
+    port = _free_port()
+    demo = launch_app(ServeSettings(checkpoint=str(tiny_bundle), port=port), block=False)
+    try:
+        assert demo.server_name == "127.0.0.1"
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(base + "/", timeout=30).status_code == 200
+        for probe in PROBES:
+            path = probe.format(bundle=tiny_bundle, home=Path.home())
+            answer = httpx.get(base + path, timeout=30)
+            assert "root:" not in answer.text and '"resolution"' not in answer.text, path
+            assert answer.status_code in (400, 403, 404, 405), (path, answer.status_code)
+    finally:
+        demo.close()

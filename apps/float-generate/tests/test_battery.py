@@ -319,6 +319,28 @@ def test_a_non_torch_file_is_not_called_an_mmap_problem(tmp_path: Path) -> None:
     assert "not a PyTorch checkpoint" in result.output and "mmap" not in result.output
 
 
+class _Payload:
+    """Unpickling this writes ``marker``: a crafted float.pth."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return exec, (f"open({str(self.marker)!r}, 'w').write('executed')",)
+
+
+def test_a_crafted_float_pth_never_runs(tmp_path: Path) -> None:
+    """Held, kept: float.pth is read with weights_only=True; a pickle trick is refused, not executed."""
+    import torch
+
+    marker, crafted = tmp_path / "pwned", tmp_path / "float.pth"
+    torch.save({"fmt.x": _Payload(marker)}, crafted)
+    result = runner.invoke(convert_app, [str(crafted), str(tmp_path / "bundle")])
+    assert result.exit_code == 2, result.output
+    assert "not a readable PyTorch checkpoint" in result.output
+    assert not marker.exists() and not (tmp_path / "bundle").exists()
+
+
 def test_convert_overwrite_never_deletes_a_folder_that_is_not_a_bundle(tmp_path: Path) -> None:
     """Item 2: float-convert-official --overwrite replaced a folder holding thesis.txt and sub/data.csv."""
     folder = tmp_path / "work"
