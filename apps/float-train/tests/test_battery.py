@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import random
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from float_data.cli import app as data_app
 from float_train.ae import AETrainer
 from float_train.checkpoint import (
     capture_rng,
@@ -168,9 +169,10 @@ def test_preparing_an_empty_folder_fails(tmp_path: Path) -> None:
     """Item 10: `float-data prepare` of a folder without videos wrote an empty dataset and exited 0."""
     (tmp_path / "videos").mkdir()
     (tmp_path / "videos" / "notes.txt").write_text("no videos here")
-    result = runner.invoke(data_app, ["prepare", str(tmp_path / "videos"), str(tmp_path / "out")])
-    assert result.exit_code == 2, result.output
-    assert "no video files" in result.output and not (tmp_path / "out").exists()
+    command = [sys.executable, "-m", "float_data", "prepare", str(tmp_path / "videos"), str(tmp_path / "out")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no video files" in result.stderr and not (tmp_path / "out").exists()
 
 
 def test_export_overwrite_never_deletes_a_folder_that_is_not_a_bundle(tmp_path: Path) -> None:
