@@ -63,5 +63,5 @@ def test_two_cpu_processes_shard_data_and_stay_in_sync(ae_config, tmp_path: Path
     assert [s for s, _ in complete_checkpoints(run)] == [4]
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["latest", "step-0000004"]
     rng_files = sorted(p.name for p in (run / "checkpoints" / "step-0000004" / "rng").iterdir())
-    assert rng_files == ["rank-0.pt", "rank-1.pt"]
+    assert rng_files == ["rank-0.safetensors", "rank-1.safetensors"]
     assert [s for _, s, _ in read_losses(run)] == [1, 2, 3, 4]  # one record per step, not per process

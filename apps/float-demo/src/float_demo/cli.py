@@ -1,14 +1,16 @@
 """``float-demo``: load a bundle once, then serve the Gradio page on localhost (offline; no share link).
 
-Exit codes: 0 after a clean shutdown (Ctrl-C); 2 bad options or a checkpoint that does not load (one message,
-no traceback).
+Exit codes: 0 after a clean shutdown (Ctrl-C or SIGTERM); 2 bad options or a checkpoint that does not load
+(one message, no traceback).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import sys
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -54,6 +56,17 @@ class ServeSettings(BaseModel):
 def _fail(message: str) -> typer.Exit:
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     return typer.Exit(code=2)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def stop_on_sigterm() -> None:
+    """Handle SIGTERM (``kill``, ``docker stop``, systemd) as Ctrl-C: Gradio then closes the server, which
+    deletes its uploads and served copies, and the interpreter exits normally, which removes the private
+    folder of rendered videos. Python's default for SIGTERM ends the process with no clean-up at all."""
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 def launch_app(settings: ServeSettings, *, block: bool = True) -> gr.Blocks:
@@ -121,6 +134,7 @@ def serve(
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("float_demo").setLevel(logging.INFO)
+    stop_on_sigterm()
     try:
         launch_app(settings, block=True)
     except (BundleError, GenerateError, AudioError, BackboneNotFoundError, FileNotFoundError) as error:

@@ -50,7 +50,7 @@ class VideoGenerator(Protocol):
 class DemoForm(BaseModel):
     """The form's settings, validated; every field is a :class:`float_pipeline.GenerateOptions` field."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     emotion: str = Field("neutral", description="one of EMOTION_CHOICES")
     emotion_intensity: float = Field(1.0, ge=0, le=10)

@@ -6,6 +6,7 @@ No model maths here: float-data reads the split, float_pipeline.Pipeline renders
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,9 +24,27 @@ from float_eval import (
 )
 from float_evaluate.config import EvaluateConfig
 from float_evaluate.references import ReferenceClip, export_reference, select_videos
-from float_pipeline import GenerateError, GenerateOptions, Pipeline, write_text_atomic
+from float_pipeline import GenerateError, GenerateOptions, OutputError, Pipeline, write_text_atomic
 
-__all__ = ["EvaluationRun", "run_evaluation", "write_reports"]
+__all__ = ["EvaluationRun", "check_out_folder", "run_evaluation", "write_reports"]
+
+
+def check_out_folder(out: Path) -> None:
+    """``--out`` must be a folder, or a path where one can be created: checked before any work, so a run is
+    never lost to a location it cannot write its results in.
+
+    Raises:
+        OutputError: ``out`` (or a folder above it) is a file, or the nearest existing folder is not writable.
+    """
+    out = Path(out).expanduser()
+    existing = next(path for path in [out, *out.absolute().parents] if path.exists())
+    if not existing.is_dir():
+        where = "is a file" if existing == out else f"cannot be created: {existing} is a file"
+        raise OutputError(
+            f"--out {out} {where}; pass a folder (it receives reference/, generated/ and the reports)"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"--out {out}: {existing} is not writable; choose another --out")
 
 
 @dataclass
@@ -135,10 +154,12 @@ def run_evaluation(
     metrics).
 
     Raises:
+        float_pipeline.OutputError: ``config.out`` is a file or cannot be written (checked first).
         FileNotFoundError: ``config.data`` is not a prepared dataset.
         ValueError: the split is empty or a prepared video is not 25 fps / 16 kHz.
         float_pipeline.BundleError, float_eval.WeightsError: a missing bundle or weight file (named).
     """
+    check_out_folder(config.out)
     dataset = PreparedDataset(config.data, cache_dir=config.out / ".hf_cache")
     entries = select_videos(dataset, config.split, config.limit)
     if pipeline is None:

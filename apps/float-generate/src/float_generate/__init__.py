@@ -5,6 +5,6 @@ conversion) lives in the ``float-pipeline`` package; this app parses, validates,
 (a jobs file of many generations, models loaded once) is :func:`run_batch`.
 """
 
-from float_generate.batch import BatchFileError, BatchReport, JobOutcome, read_jobs, run_batch
+from float_generate.batch import BatchFileError, BatchReport, JobOutcome, check_batch, read_jobs, run_batch
 
-__all__ = ["BatchFileError", "BatchReport", "JobOutcome", "read_jobs", "run_batch"]
+__all__ = ["BatchFileError", "BatchReport", "JobOutcome", "check_batch", "read_jobs", "run_batch"]

@@ -3,6 +3,10 @@
 Each row is validated and run on its own; a failing row is reported (row number, inputs, message) and the
 others still run. A JSON summary is written atomically next to the jobs file (or where asked).
 
+Before any model is loaded, :func:`check_batch` refuses a batch that would lose data: two rows writing the
+same ``out``, an ``out`` that is some row's image or audio, existing videos (unless ``overwrite``), and a
+summary path that is missing, unwritable, or a file that is not an earlier summary.
+
 File format: CSV with a header, or JSON lines (one object per line). Required fields ``image``, ``audio``,
 ``out``; any :class:`GenerateOptions` field may be added (``emotion``, ``seed``, ``paste_back``, ...; dashes
 are accepted for underscores). Empty CSV cells mean "not set". Relative paths are relative to the jobs file.
@@ -20,7 +24,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from float_pipeline import GenerateError, GenerateOptions, Pipeline, write_text_atomic
+from float_pipeline import (
+    GenerateError,
+    GenerateOptions,
+    Pipeline,
+    check_output_file,
+    write_text_atomic,
+)
 
 PATH_FIELDS = ("image", "audio", "out")
 
@@ -111,6 +121,90 @@ def _resolve(value: Any, base: Path) -> str:
     return str(path if path.is_absolute() else base / path)
 
 
+def default_summary_path(jobs_file: str | Path) -> Path:
+    """``<jobs file stem>.report.json`` beside the jobs file."""
+    jobs_path = Path(jobs_file)
+    return jobs_path.with_name(f"{jobs_path.stem}.report.json")
+
+
+def _key(path: str | Path) -> str:
+    """One spelling per file (absolute, symlinks and ``..`` resolved) to compare paths."""
+    return str(Path(path).expanduser().resolve())
+
+
+def _is_summary(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and {"jobs_file", "rows"} <= set(data)
+
+
+def _rows(rows: list[int]) -> str:
+    return ("row " if len(rows) == 1 else "rows ") + ", ".join(map(str, rows))
+
+
+def check_batch(
+    jobs_file: str | Path, *, summary_path: str | Path | None = None, overwrite: bool = False
+) -> list[Job]:
+    """Read the jobs file and refuse, before any work, a batch that would overwrite what it should not.
+
+    A row's own problems (a missing field, a missing input, a bad option) are left to that row, which fails
+    alone. Returns the jobs.
+
+    Raises:
+        BatchFileError: unreadable jobs file; rows that share an ``out``; an ``out`` that is a row's image or
+            audio; existing outputs without ``overwrite``; a summary location that is missing, not writable,
+            one of the batch's files, or an existing file other than an earlier summary (without
+            ``overwrite``).
+    """
+    jobs_path = Path(jobs_file)
+    jobs = read_jobs(jobs_path)
+    base = jobs_path.resolve().parent
+    writers: dict[str, list[int]] = {}
+    readers: dict[str, list[int]] = {}
+    for job in jobs:
+        out = job.fields.get("out")
+        if out is not None:
+            writers.setdefault(_key(_resolve(out, base)), []).append(job.row)
+        for name in ("image", "audio"):
+            if job.fields.get(name) is not None:
+                readers.setdefault(_key(_resolve(job.fields[name], base)), []).append(job.row)
+    shared = [f"{_rows(rows)} all write {path}" for path, rows in writers.items() if len(rows) > 1]
+    if shared:
+        raise BatchFileError(
+            f"{jobs_path}: {'; '.join(shared)}; each row needs its own out (one would silently replace "
+            "the other)"
+        )
+    clobber = [
+        f"{_rows(rows)} would write over {path}, the input of {_rows(readers[path])}"
+        for path, rows in writers.items()
+        if path in readers
+    ]
+    if clobber:
+        raise BatchFileError(f"{jobs_path}: {'; '.join(clobber)}; choose another out")
+    existing = sorted((rows[0], path) for path, rows in writers.items() if Path(path).exists())
+    if existing and not overwrite:
+        shown = ", ".join(f"{path} (row {row})" for row, path in existing[:5])
+        more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
+        raise BatchFileError(
+            f"{len(existing)} output(s) already exist: {shown}{more}; pass --overwrite (overwrite=True) to "
+            "replace them, or remove those files or rows"
+        )
+    summary = Path(summary_path) if summary_path else default_summary_path(jobs_path)
+    check_output_file(summary, what="batch summary", option="--report")
+    if _key(summary) in writers or _key(summary) in readers or _key(summary) == _key(jobs_path):
+        raise BatchFileError(
+            f"batch summary {summary} is one of the batch's own files; pass another --report"
+        )
+    if summary.exists() and not _is_summary(summary) and not overwrite:
+        raise BatchFileError(
+            f"batch summary {summary} exists and is not an earlier float-generate summary; pass another "
+            "--report, or --overwrite to replace it"
+        )
+    return jobs
+
+
 def run_batch(
     pipeline: Pipeline,
     jobs_file: str | Path,
@@ -118,18 +212,24 @@ def run_batch(
     defaults: dict[str, Any] | None = None,
     summary_path: str | Path | None = None,
     on_outcome: Callable[[JobOutcome], None] | None = None,
+    overwrite: bool = False,
 ) -> BatchReport:
     """Run every row of ``jobs_file`` with ``pipeline``; a row's failure never stops the others.
 
     Args:
         defaults: option values for every row (e.g. from the command line); row values override them.
-        summary_path: where to write the JSON summary (default ``<jobs file stem>.report.json`` beside it).
+        summary_path: where to write the JSON summary (default ``<jobs file stem>.report.json`` beside it;
+            an earlier summary there is replaced).
         on_outcome: called after each row (the CLI prints a line per row).
+        overwrite: replace existing output videos (otherwise the batch is refused before it starts).
+
+    Raises:
+        BatchFileError: see :func:`check_batch` (raised before any row runs).
     """
     jobs_path = Path(jobs_file)
     base = jobs_path.resolve().parent
     report = BatchReport(jobs_file=str(jobs_path))
-    for job in read_jobs(jobs_path):
+    for job in check_batch(jobs_path, summary_path=summary_path, overwrite=overwrite):
         fields = dict(job.fields)
         paths = {name: fields.pop(name, None) for name in PATH_FIELDS}
         outcome = JobOutcome(
@@ -162,7 +262,7 @@ def run_batch(
         report.outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome)
-    target = Path(summary_path) if summary_path else jobs_path.with_name(f"{jobs_path.stem}.report.json")
+    target = Path(summary_path) if summary_path else default_summary_path(jobs_path)
     write_summary(report, target)
     report.summary_path = str(target)
     return report

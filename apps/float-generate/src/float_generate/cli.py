@@ -2,6 +2,10 @@
 
 Exit codes: 0 success; 1 a batch ran but some rows failed (see the printed report and summary file);
 2 bad input, options, checkpoint or output location (one message, no traceback, no partial file at --out).
+
+Everything that can be checked without the model is checked before it is loaded (and before the heavy
+imports a bundle may need): the options, the inputs' existence, the output location, and that no output
+replaces an input, another row's output, or an existing file without ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import typer
 from pydantic import ValidationError
 
 from float_audio import AudioError, BackboneNotFoundError
-from float_generate.batch import JobOutcome, run_batch
+from float_generate.batch import JobOutcome, check_batch, run_batch
 from float_pipeline import (
     BundleError,
     Device,
@@ -22,7 +26,10 @@ from float_pipeline import (
     GenerateError,
     GenerateOptions,
     Pipeline,
+    check_not_an_input,
     check_output_path,
+    load_image,
+    parse_emotion,
 )
 
 # Errors caused by the user's files or settings: one message, exit code 2. FileNotFoundError covers missing
@@ -95,6 +102,12 @@ def generate(
     dtype: Annotated[DType, typer.Option(help="model precision (bfloat16: fast on GPUs and AMX CPUs)")] = (
         DType.float32
     ),
+    allow_silent: Annotated[
+        bool, typer.Option("--allow-silent", help="animate a silent audio file instead of refusing it")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace an existing --out (batch: existing row outputs)")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Animate a portrait with a speech clip (FLOAT: flow-matching motion latents), streaming to an mp4."""
@@ -102,6 +115,8 @@ def generate(
         raise _fail("pass --image, --audio and --out (or --batch jobs.csv|jsonl)")
     if batch is not None and (image or audio or out):
         raise _fail("--batch runs the jobs file; do not also pass --image/--audio/--out")
+    if batch is None and report is not None:
+        raise _fail("--report is the summary of a --batch run; drop it (or pass --batch)")
     values: dict[str, Any] = {
         "emotion": emotion,
         "emotion_intensity": emotion_intensity,
@@ -115,20 +130,26 @@ def generate(
         "decode_batch": decode_batch,
         "detector": detector,
         "detector_weights": detector_weights,
+        "allow_silent": allow_silent,
     }
     try:
         options = GenerateOptions(**values)
     except ValidationError as error:
         raise _fail(_validation_message(error)) from None
     try:
+        # Before loading any model: a mistake costs a second, not the model's load time.
+        if emotion is not None and emotion.strip().lower() != "auto":
+            parse_emotion(emotion)
         if batch is None:
             assert out is not None and image is not None and audio is not None
-            check_output_path(out)  # before loading any model
+            _check_single(image, audio, out, overwrite)
+        else:
+            check_batch(batch, summary_path=report, overwrite=overwrite)
         pipeline = Pipeline.from_pretrained(
             checkpoint, device=device.value, dtype=dtype.value, progress=not quiet, tune_allocator=True
         )
         if batch is not None:
-            _run_batch(pipeline, batch, report, options, quiet)
+            _run_batch(pipeline, batch, report, options, quiet, overwrite)
             return
         assert out is not None and image is not None and audio is not None
         result = pipeline.generate(image, audio, out, options)
@@ -140,8 +161,25 @@ def generate(
     )
 
 
+def _check_single(image: Path, audio: Path, out: Path, overwrite: bool) -> None:
+    """The inputs exist and read, and ``out`` is a new (or, with ``--overwrite``, replaceable) mp4 that is
+    neither input."""
+    check_output_path(out)
+    check_not_an_input(out, image, audio)
+    if out.exists() and not overwrite:
+        raise GenerateError(f"{out} already exists; pass --overwrite to replace it, or choose another --out")
+    load_image(image)  # missing, unreadable or too large: said now (decoding takes milliseconds)
+    if not audio.is_file():
+        raise GenerateError(f"audio file not found: {audio}; check the path (--audio)")
+
+
 def _run_batch(
-    pipeline: Pipeline, batch: Path, report: Path | None, options: GenerateOptions, quiet: bool
+    pipeline: Pipeline,
+    batch: Path,
+    report: Path | None,
+    options: GenerateOptions,
+    quiet: bool,
+    overwrite: bool,
 ) -> None:
     defaults = options.model_dump(exclude_defaults=True)
 
@@ -152,7 +190,9 @@ def _run_batch(
         else:
             typer.secho(f"row {outcome.row}: FAILED {outcome.error}", err=True, fg=typer.colors.RED)
 
-    result = run_batch(pipeline, batch, defaults=defaults, summary_path=report, on_outcome=show)
+    result = run_batch(
+        pipeline, batch, defaults=defaults, summary_path=report, on_outcome=show, overwrite=overwrite
+    )
     failed = len(result.failed)
     typer.echo(f"batch: {len(result.succeeded)} succeeded, {failed} failed; summary in {result.summary_path}")
     if failed:

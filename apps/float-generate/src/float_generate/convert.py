@@ -6,6 +6,7 @@ The conversion itself (strict, 274/274 tensors, licence notice) is
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from float_pipeline import (
     OFFICIAL_NUM_TENSORS,
     BundleError,
     ConversionError,
+    check_bundle_target,
     convert_official_checkpoint,
 )
 
@@ -33,10 +35,21 @@ def convert(
     emotion_model: Annotated[
         str, typer.Option(help="speech-emotion model folder or hub id for --emotion auto ('none': no auto)")
     ] = DEFAULT_EMOTION_MODEL,
-    overwrite: Annotated[bool, typer.Option(help="replace OUT_DIR if it exists")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="replace OUT_DIR if it holds a bundle (any other folder is never replaced)")
+    ] = False,
 ) -> None:
     """Convert the official FLOAT checkpoint (CC BY-NC-ND 4.0) into a FLOAT-kit bundle for float-generate."""
     try:
+        # Both checks before float.pth (1.9 GB) is read: a refusal costs nothing.
+        check_bundle_target(out_dir, overwrite=overwrite)
+        if checkpoint.is_file() and not zipfile.is_zipfile(checkpoint):
+            # torch.save writes a zip archive (what the memory-mapped reader needs); anything else would be
+            # reported by torch as an mmap problem.
+            raise ConversionError(
+                f"{checkpoint} is not a PyTorch checkpoint (torch.save writes a zip archive; this file is "
+                "not one): pass your copy of the official float.pth"
+            )
         out = convert_official_checkpoint(
             checkpoint,
             out_dir,

@@ -50,6 +50,15 @@ class PooledPairs(ConcatDataset):
             part.set_epoch(epoch)  # type: ignore[attr-defined]
 
 
+def _nonempty_or_error(prepared: PreparedDataset) -> None:
+    # Checked first: an empty dataset has no crop size, which the size check would report as a mismatch.
+    if not prepared.entries:
+        raise ConfigError(
+            f"{prepared.root} holds no prepared videos (its manifest is empty): run `float-data prepare` on "
+            "a folder of talking-face videos, or check that data.root points at its output"
+        )
+
+
 def _split_or_error(prepared: PreparedDataset, split: str, field: str) -> None:
     if not prepared.videos_in(split):
         raise ConfigError(
@@ -68,6 +77,7 @@ class AETrainer(Trainer):
 
     def _open(self, root: Path) -> PreparedDataset:
         prepared = PreparedDataset(root)
+        _nonempty_or_error(prepared)
         sizes = {e.crop_size for e in prepared.entries}
         size = self.config.model.size
         if sizes != {size}:

@@ -10,7 +10,7 @@ from float_audio import AudioProjection
 from float_data import PreparedDataset
 from float_flow import FlowMatchingTransformer
 from float_motion_ae import MotionAutoEncoder
-from float_pipeline import BundleManifest, GenerationDefaults, save_bundle
+from float_pipeline import BundleManifest, GenerationDefaults, check_bundle_target, save_bundle
 from float_train.checkpoint import latest_checkpoint
 from float_train.config import ConfigError, FMTStageConfig, validate_config
 from float_train.fmt import AE_COPY
@@ -115,14 +115,16 @@ def model_card(
 
 def export_bundle(run_dir: Path, out_dir: Path, overwrite: bool = False, use_ema: bool = True) -> Path:
     """Write the bundle of a stage-2 run (newest complete checkpoint; EMA weights when present)."""
+    try:  # first: --overwrite replaces a bundle, never another folder, and a refusal costs nothing
+        check_bundle_target(out_dir, overwrite=overwrite)
+    except FileExistsError as error:
+        raise ConfigError(str(error)) from None
     config = _read_run(run_dir)
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is None:
         raise ConfigError(f"{run_dir} has no complete checkpoint yet: train longer (train.checkpoint_every)")
     if not (run_dir / AE_COPY / "model.safetensors").is_file():
         raise ConfigError(f"{run_dir / AE_COPY} is missing: the run dir is incomplete")
-    if out_dir.exists() and not overwrite:
-        raise ConfigError(f"{out_dir} already exists; pass --overwrite to replace it")
     ae = MotionAutoEncoder.from_pretrained(str(run_dir / AE_COPY))
     flow = FlowMatchingTransformer.from_pretrained(str(checkpoint / "flow"))
     projection = AudioProjection.from_pretrained(str(checkpoint / "audio_projection"))

@@ -48,7 +48,12 @@ def cache_fingerprint(ae_weights: Path, audio_fingerprint: str, emotion: dict[st
 
 
 def _check_crop_size(prepared: PreparedDataset, field: str, size: int) -> None:
-    """Refuse a dataset whose crops are not the auto-encoder's resolution (``size`` px)."""
+    """Refuse an empty dataset, or one whose crops are not the auto-encoder's resolution (``size`` px)."""
+    if not prepared.entries:  # checked first: no crops is not a crop-size mismatch
+        raise ConfigError(
+            f"{field}: {prepared.root} holds no prepared videos (its manifest is empty): run `float-data "
+            "prepare` on a folder of talking-face videos, or point the field at its output"
+        )
     sizes = {e.crop_size for e in prepared.entries}
     if sizes != {size}:
         raise ConfigError(

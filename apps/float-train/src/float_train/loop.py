@@ -10,6 +10,7 @@ bit for bit.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import shutil
@@ -31,11 +32,15 @@ from tqdm.auto import tqdm
 
 from float_motion_ae import tune_cpu_allocator
 from float_train.checkpoint import (
-    capture_rng,
+    CheckpointFormatError,
     complete_checkpoints,
     finalize_checkpoint,
     latest_checkpoint,
+    load_rng_file,
+    load_scheduler_file,
     restore_rng,
+    save_rng_file,
+    save_scheduler_file,
     staging_dir,
     write_text_atomic,
 )
@@ -44,7 +49,7 @@ from float_train.ema import ParameterEMA
 from float_train.metrics import MetricsLog
 from float_train.sampling import EpochIndexed, StepBatchSampler
 
-__all__ = ["RunError", "TrainResult", "Trainer", "derive_seed", "lr_factor"]
+__all__ = ["RunError", "TrainResult", "Trainer", "derive_seed", "is_disk_full", "lr_factor"]
 
 # Differences in these fields do not stop a resume: they change no computed number.
 _RESUME_FREE = {
@@ -59,7 +64,23 @@ _RESUME_FREE = {
 
 
 class RunError(RuntimeError):
-    """The run dir cannot be used as asked (existing run without --resume, changed config, ...)."""
+    """The run dir cannot be used as asked (existing run without --resume, changed config, full disk...)."""
+
+
+# What a full disk looks like from the writers a checkpoint uses: OSError (json, text), torch.save's zip
+# writer ("unexpected pos", "file write failed") and safetensors' Rust IO error ("StorageFull").
+_DISK_FULL_TEXT = ("No space left on device", "unexpected pos", "file write failed", "StorageFull", "quota")
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) is a full disk or an exhausted quota."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(text in str(error) for text in _DISK_FULL_TEXT):
+            return True
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
+    return False
 
 
 def derive_seed(*parts: int) -> int:
@@ -108,7 +129,8 @@ class Trainer(ABC):
     Attributes set by :meth:`build`:
         modules: name -> unwrapped model saved as ``name/`` in checkpoints (hub-mixin models).
         train_module: the module that is wrapped by accelerate (DDP) and receives gradients.
-        optimizers, schedulers: name -> object, saved as ``name.pt``.
+        optimizers, schedulers: name -> object, saved as ``optimizer-name.pt`` (tensors, read with
+            ``weights_only=True``) and ``scheduler-name.json``.
         generators: name -> per-process ``torch.Generator`` whose states are checkpointed.
     """
 
@@ -259,13 +281,22 @@ class Trainer(ABC):
         return self.accelerator.unwrap_model(self.modules[name])
 
     def save_checkpoint(self) -> None:
-        acc = self.accelerator
+        """Write a complete checkpoint of this step (see :mod:`float_train.checkpoint`); on any failure the
+        partial one is deleted (freeing its space) and the newest complete one stays what a resume reads."""
         staged = staging_dir(self.run_dir, self.step)
+        try:
+            self._write_checkpoint(staged)
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+
+    def _write_checkpoint(self, staged: Path) -> None:
+        acc = self.accelerator
         if self.is_main:
             shutil.rmtree(staged, ignore_errors=True)
             (staged / "rng").mkdir(parents=True)
         acc.wait_for_everyone()
-        torch.save(capture_rng(self.generators), staged / "rng" / f"rank-{acc.process_index}.pt")
+        save_rng_file(staged / "rng" / f"rank-{acc.process_index}.safetensors", self.generators)
         acc.wait_for_everyone()
         if self.is_main:
             for name in self.modules:
@@ -275,7 +306,7 @@ class Trainer(ABC):
             for name, optimizer in self.optimizers.items():
                 torch.save(optimizer.state_dict(), staged / f"optimizer-{name}.pt")
             for name, scheduler in self.schedulers.items():
-                torch.save(scheduler.state_dict(), staged / f"scheduler-{name}.pt")
+                save_scheduler_file(staged / f"scheduler-{name}.json", scheduler.state_dict())
             if self.ema is not None:
                 save_file(self.ema.state_dict(), str(staged / "ema.safetensors"))
             batch = self.config.train.batch_size
@@ -297,8 +328,28 @@ class Trainer(ABC):
             )
         acc.wait_for_everyone()
 
+    def _unreadable(self, checkpoint: Path, problem: str) -> RunError:
+        return RunError(
+            f"cannot resume from {checkpoint}: {problem}; delete that folder to resume from the checkpoint "
+            "before it, or start a new run dir"
+        )
+
     def _read_state(self, checkpoint: Path) -> dict[str, Any]:
-        state = json.loads((checkpoint / "trainer_state.json").read_text())
+        rng = checkpoint / "rng" / f"rank-{self.accelerator.process_index}.safetensors"
+        if not rng.is_file() and list(checkpoint.glob("rng/*.pt")) + list(checkpoint.glob("scheduler-*.pt")):
+            raise RunError(
+                f"{checkpoint} was written by an older float-train that stored RNG and scheduler states as "
+                "pickles (rng/*.pt, scheduler-*.pt); unpickling a file can run code hidden in it, so they "
+                "are no longer read. Resume it with the float-train version that wrote it, or start a new "
+                "run dir"
+            )
+        try:
+            state = json.loads((checkpoint / "trainer_state.json").read_text())
+            int(state["step"]), int(state["attempt"]), int(state["world_size"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise self._unreadable(
+                checkpoint, f"trainer_state.json is missing or damaged ({error})"
+            ) from None
         if state["world_size"] != self.accelerator.num_processes:
             raise RunError(
                 f"{checkpoint} was written by {state['world_size']} processes but this run has "
@@ -314,16 +365,32 @@ class Trainer(ABC):
         for name, optimizer in self.optimizers.items():
             optimizer.load_state_dict(torch.load(checkpoint / f"optimizer-{name}.pt", weights_only=True))
         for name, scheduler in self.schedulers.items():
-            scheduler.load_state_dict(torch.load(checkpoint / f"scheduler-{name}.pt", weights_only=False))
+            try:
+                scheduler.load_state_dict(load_scheduler_file(checkpoint / f"scheduler-{name}.json"))
+            except CheckpointFormatError as error:
+                raise self._unreadable(checkpoint, str(error)) from None
         if self.ema is not None:
             self.ema.load_state_dict(load_file(str(checkpoint / "ema.safetensors")))
 
     def restore_rng(self, checkpoint: Path) -> None:
-        # Our own file: holds numpy's state tuple, which weights_only loading rejects.
-        state = torch.load(
-            checkpoint / "rng" / f"rank-{self.accelerator.process_index}.pt", weights_only=False
-        )
+        """Every RNG state of this process, from tensors and plain numbers (never a pickle)."""
+        try:
+            state = load_rng_file(checkpoint / "rng" / f"rank-{self.accelerator.process_index}.safetensors")
+        except CheckpointFormatError as error:
+            raise self._unreadable(checkpoint, str(error)) from None
         restore_rng(state, self.generators)
+
+    def _disk_full(self, error: BaseException) -> RunError:
+        previous = latest_checkpoint(self.run_dir)
+        if previous is None:
+            where = "no checkpoint of this run was complete yet; free some space and start it again"
+        else:
+            where = (
+                f"the previous checkpoint {previous} is intact: free some space, then run the same command "
+                f"with --resume to continue from step {int(previous.name.split('-')[1])}"
+            )
+        detail = " ".join(str(error).split())[:200]
+        return RunError(f"the disk holding {self.run_dir} is full ({detail}); {where}")
 
     # ------------------------------------------------------------------------------------ loop
     def _loader(self, dataset: Dataset, start: int) -> DataLoader:
@@ -381,7 +448,12 @@ class Trainer(ABC):
                     print(f"resumed from {resume_from} (attempt {self.attempt}, step {self.step})")
                 resume_from, state = None, None
             acc.wait_for_everyone()
-            restart, last_log = self._run_attempt()
+            try:
+                restart, last_log = self._run_attempt()
+            except Exception as error:
+                if is_disk_full(error):
+                    raise self._disk_full(error) from None
+                raise
             if not restart:
                 break
             self.attempt += 1

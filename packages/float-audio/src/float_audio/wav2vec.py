@@ -18,18 +18,20 @@ import hashlib
 import json
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
-from transformers import AutoModel, PretrainedConfig, PreTrainedModel
 
 from float_audio.chunking import encode_in_chunks
 from float_audio.errors import BackboneNotFoundError
 from float_audio.frames import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME, num_frames_for_samples
 from float_audio.projection import AudioProjection
+
+if TYPE_CHECKING:  # transformers takes seconds and ~1 GB to import: only bundles with a backbone need it
+    from transformers import PretrainedConfig, PreTrainedModel
 
 __all__ = ["DEFAULT_BACKBONE", "Wav2Vec2FrameEncoder", "Wav2Vec2FrameEncoderConfig"]
 
@@ -161,6 +163,8 @@ class Wav2Vec2FrameEncoder(nn.Module):
         Raises:
             BackboneNotFoundError: the backbone is neither a folder with ``config.json`` nor in the HF cache.
         """
+        from transformers import AutoModel
+
         try:
             model = AutoModel.from_pretrained(str(backbone), local_files_only=local_files_only)
         except OSError as error:
@@ -181,6 +185,8 @@ class Wav2Vec2FrameEncoder(nn.Module):
         cls, backbone_config: PretrainedConfig, projection: AudioProjection | None = None, **config: Any
     ) -> Wav2Vec2FrameEncoder:
         """Build a randomly initialised backbone from a ``transformers`` config (tests, benchmarks)."""
+        from transformers import AutoModel
+
         model = AutoModel.from_config(backbone_config)
         if projection is not None:
             config.setdefault("output_dim", projection.out_dim)

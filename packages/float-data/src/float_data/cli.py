@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from tqdm.auto import tqdm
 
 # Through the package's lazy names: without the 'datasets' extra the error says which extra to install.
-from float_data import PrepareConfig, PreparedDataset, ShardSpec, merge_shards, prepare_dataset
+from float_data import PrepareConfig, PreparedDataset, ShardSpec, merge_shards, prepare_dataset, scan_videos
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Talking-head video -> FLOAT training data."
@@ -94,6 +94,8 @@ def prepare(
     def on_video(video_id: str, status: str) -> None:
         tqdm.write(f"{status:8s} {video_id}")  # above the bar, not through it
 
+    if src_dir.is_dir() and not scan_videos(src_dir):  # an empty dataset would exit 0 otherwise
+        raise typer.BadParameter(f"no video files under {src_dir}", param_hint="SRC_DIR")
     try:
         report = prepare_dataset(
             src_dir,

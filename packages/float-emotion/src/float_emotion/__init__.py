@@ -4,7 +4,7 @@ Every predictor maps its input to a ``[B, 7]`` distribution over :data:`EMOTIONS
 predictors can also give ``[B, W, 7]`` per-window distributions.
 """
 
-from float_emotion.checkpoints import MissingHeadError
+from float_emotion.checkpoints import DOWNLOAD_ENV, MissingHeadError, resolve_local_files_only
 from float_emotion.fixed import EmotionMix, FixedEmotion
 from float_emotion.image import ImageEmotionPredictor, ImageEmotionRecognizer, to_pil_images
 from float_emotion.intensity import WithIntensity, apply_intensity
@@ -32,6 +32,7 @@ from float_emotion.speech import SpeechEmotionRecognizer, normalise_waveform
 from float_emotion.windows import window_bounds
 
 __all__ = [
+    "DOWNLOAD_ENV",
     "EMOTIONS",
     "ENTRY_POINT_GROUP",
     "LABEL_ALIASES",
@@ -58,6 +59,7 @@ __all__ = [
     "one_hot",
     "parse_emotion_option",
     "register_predictor",
+    "resolve_local_files_only",
     "to_pil_images",
     "unregister_predictor",
     "window_bounds",

@@ -1,8 +1,13 @@
-"""Loading Hugging Face classifiers for emotion: clear errors for missing models and missing heads."""
+"""Loading Hugging Face classifiers for emotion: clear errors for missing models and missing heads.
+
+Models come from a local folder or the local Hugging Face cache only: nothing is downloaded at generation
+time unless the caller passes ``local_files_only=False`` or the user sets ``FLOAT_ALLOW_DOWNLOADS=1``.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -12,6 +17,39 @@ from torch import Tensor
 
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 _INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
+
+DOWNLOAD_ENV = "FLOAT_ALLOW_DOWNLOADS"
+"""Set to 1 (true, yes) to let FLOAT-kit download models that are neither a folder nor in the HF cache."""
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def _flag(value: str, name: str) -> bool:
+    text = value.strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    raise ValueError(f"{name}={value!r}: use true or false (1 or 0)")
+
+
+def resolve_local_files_only(local_files_only: bool | str | None = None) -> bool:
+    """Whether model files must come from disk (a folder or the local Hugging Face cache).
+
+    ``local_files_only`` when given (a bool, or ``"true"``/``"false"`` from a ``--emotion`` option string);
+    otherwise True unless the environment variable ``FLOAT_ALLOW_DOWNLOADS`` is 1/true/yes.
+    """
+    if isinstance(local_files_only, bool):
+        return local_files_only
+    if isinstance(local_files_only, str):
+        return _flag(local_files_only, "local_files_only")
+    return not _flag(os.environ.get(DOWNLOAD_ENV, ""), DOWNLOAD_ENV)
+
+
+def _download_hint(local_files_only: bool) -> str:
+    if local_files_only:
+        return (
+            f"downloads are off (the default; set {DOWNLOAD_ENV}=1 or pass local_files_only=false to allow "
+            "them, or fetch the model once with `hf download <id>`)"
+        )
+    return f"downloads were allowed ({DOWNLOAD_ENV}=1 or local_files_only=false), and this one failed"
 
 
 class MissingHeadError(ValueError):
@@ -29,35 +67,51 @@ def describe_source(model: str | Path) -> str:
     return f"{text!r} (not a local folder; read as a Hugging Face hub id from the local cache)"
 
 
-def load_config(model: str | Path, revision: str | None = None) -> Any:
+def load_config(model: str | Path, revision: str | None = None, *, local_files_only: bool = True) -> Any:
     """``transformers.AutoConfig`` of a local folder or hub id, with an error that says how to fix a miss."""
     from transformers import AutoConfig
 
     try:
-        return AutoConfig.from_pretrained(str(model), revision=revision)
+        return AutoConfig.from_pretrained(str(model), revision=revision, local_files_only=local_files_only)
     except (OSError, ValueError) as error:
         raise FileNotFoundError(
             f"cannot read config.json of {describe_source(model)}: {str(error).strip().rstrip('.')}. "
             "Pass a folder made with save_pretrained (config.json + model.safetensors), or a hub id already "
-            "in the Hugging Face cache (downloads are disabled when HF_HUB_OFFLINE=1)"
+            f"in the Hugging Face cache; {_download_hint(local_files_only)}"
         ) from error
 
 
 def load_classifier(
-    auto_class: Any, model: str | Path, *, task: str, revision: str | None = None
+    auto_class: Any,
+    model: str | Path,
+    *,
+    task: str,
+    revision: str | None = None,
+    local_files_only: bool = True,
 ) -> tuple[Any, set[str], set[str]]:
     """Load ``model`` through a transformers auto class; return ``(model, missing_keys, unexpected_keys)``.
 
     The model is a ``transformers.PreTrainedModel`` (typed ``Any``: its config attributes are dynamic).
+    With ``local_files_only`` (the default) nothing is downloaded.
 
     Raises:
+        FileNotFoundError: the model is neither a folder nor in the local cache (says how to get it).
         MissingHeadError: when the config's model type has no class for ``task`` in ``auto_class``.
     """
-    config = load_config(model, revision)
+    config = load_config(model, revision, local_files_only=local_files_only)
     try:
         loaded, info = auto_class.from_pretrained(
-            str(model), config=config, revision=revision, output_loading_info=True
+            str(model),
+            config=config,
+            revision=revision,
+            output_loading_info=True,
+            local_files_only=local_files_only,
         )
+    except OSError as error:  # config.json present, weights missing
+        raise FileNotFoundError(
+            f"cannot read the weights of {describe_source(model)}: {str(error).strip().rstrip('.')}; "
+            f"{_download_hint(local_files_only)}"
+        ) from error
     except ValueError as error:
         if "Unrecognized configuration class" not in str(error):
             raise
@@ -98,7 +152,13 @@ def _reader(path: Path) -> Callable[[str], Tensor]:
         # mmap keeps a 1.3 GB .bin off the heap; only the few head tensors are read
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except RuntimeError:  # legacy (pre-zip) .bin files cannot be memory-mapped
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # pickle, zip and runtime errors: not an mmap problem but not weights
+            raise ValueError(
+                f"{path} is not a PyTorch weights file ({type(error).__name__}: {error}); replace it with "
+                "the model's pytorch_model.bin or model.safetensors"
+            ) from None
     return lambda name: state[name]
 
 

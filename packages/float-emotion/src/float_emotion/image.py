@@ -12,10 +12,16 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from torch import Tensor
 
-from float_emotion.checkpoints import MissingHeadError, describe_source, head_keys, load_classifier
+from float_emotion.checkpoints import (
+    MissingHeadError,
+    describe_source,
+    head_keys,
+    load_classifier,
+    resolve_local_files_only,
+)
 from float_emotion.labels import LabelMapping
 
 ImageInput = Image.Image | str | Path | np.ndarray | Tensor
@@ -54,14 +60,15 @@ def to_pil_images(images: Any, value_range: tuple[float, float] = (-1.0, 1.0)) -
         if not images:
             raise ValueError("images is empty: give at least one image")
         return [item for image in images for item in to_pil_images(image, value_range)]
+    # EXIF orientation (phone photos) is applied, as every viewer does, so the face is upright.
     if isinstance(images, Image.Image):
-        return [images.convert("RGB")]
+        return [ImageOps.exif_transpose(images).convert("RGB")]
     if isinstance(images, str | Path):
         path = Path(images)
         if not path.is_file():
             raise FileNotFoundError(f"image file {str(path)!r} does not exist")
         with Image.open(path) as opened:
-            return [opened.convert("RGB")]
+            return [ImageOps.exif_transpose(opened).convert("RGB")]
     if isinstance(images, np.ndarray):
         array = images
         if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
@@ -82,6 +89,8 @@ class ImageEmotionRecognizer:
         device: where the model runs; outputs are float32 on the CPU.
         value_range: value range of float tensor/array inputs (default ``[-1, 1]``, FLOAT-kit portraits).
         revision: hub revision, when ``model`` is a hub id.
+        local_files_only: read ``model`` from disk only (a folder or the local HF cache); None (default):
+            True unless the environment variable ``FLOAT_ALLOW_DOWNLOADS`` is 1.
 
     Raises:
         MissingHeadError: the checkpoint has no trained image-classification head.
@@ -100,6 +109,7 @@ class ImageEmotionRecognizer:
         value_range: tuple[float, float] = (-1.0, 1.0),
         max_batch: int = 16,
         revision: str | None = None,
+        local_files_only: bool | str | None = None,
     ) -> None:
         from transformers import AutoImageProcessor, AutoModelForImageClassification
 
@@ -107,8 +117,13 @@ class ImageEmotionRecognizer:
         self.device = torch.device(device)
         self.value_range = value_range
         self.max_batch = max_batch
+        offline = resolve_local_files_only(local_files_only)
         hf_model, missing, _ = load_classifier(
-            AutoModelForImageClassification, model, task="image-classification", revision=revision
+            AutoModelForImageClassification,
+            model,
+            task="image-classification",
+            revision=revision,
+            local_files_only=offline,
         )
         missing_head = head_keys(missing, hf_model.base_model_prefix)
         if missing_head:
@@ -118,7 +133,9 @@ class ImageEmotionRecognizer:
                 "facial-expression classification"
             )
         try:
-            self.processor = AutoImageProcessor.from_pretrained(str(model), revision=revision)
+            self.processor = AutoImageProcessor.from_pretrained(
+                str(model), revision=revision, local_files_only=offline
+            )
         except (OSError, ValueError) as error:
             raise FileNotFoundError(
                 f"no image processor (preprocessor_config.json) for {describe_source(model)}: save one "

@@ -11,6 +11,7 @@ it returns an :class:`float_emotion.EmotionPredictor` (a class or a function bot
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
@@ -112,7 +113,7 @@ def create_predictor(name: str, **options: Any) -> EmotionPredictor:
 class PredictorSpec(BaseModel):
     """A predictor choice in a config file: ``{"name": "speech", "options": {...}, "intensity": 1}``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1, description="registered predictor name, see available_predictors()")
     options: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for its factory")
@@ -178,6 +179,9 @@ def _key_values(text: str, value: str) -> dict[str, str]:
 
 def _to_float(raw: str, value: str) -> float:
     try:
-        return float(raw)
+        weight = float(raw)
     except ValueError as error:
         raise ValueError(f"--emotion {value!r}: mix weight {raw!r} is not a number") from error
+    if not math.isfinite(weight):
+        raise ValueError(f"--emotion {value!r}: mix weight {raw!r} must be a finite number")
+    return weight

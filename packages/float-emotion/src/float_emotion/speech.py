@@ -20,6 +20,7 @@ from float_emotion.checkpoints import (
     head_keys,
     load_classifier,
     read_checkpoint_tensors,
+    resolve_local_files_only,
 )
 from float_emotion.labels import NUM_EMOTIONS, LabelMapping
 from float_emotion.protocol import SAMPLE_RATE
@@ -92,6 +93,9 @@ class SpeechEmotionRecognizer:
             from the folder's ``preprocessor_config.json``, defaulting to ``True`` (as the official release).
         max_batch: most clips/windows per forward pass (memory bound).
         revision: hub revision, when ``model`` is a hub id.
+        local_files_only: read ``model`` from disk only (a folder or the local HF cache). None (default):
+            True unless the environment variable ``FLOAT_ALLOW_DOWNLOADS`` is 1; also accepts
+            ``"true"``/``"false"`` (from ``--emotion speech:model=ID,local_files_only=false``).
 
     Raises:
         MissingHeadError: no trained audio-classification head in the checkpoint (e.g. a bare encoder).
@@ -109,6 +113,7 @@ class SpeechEmotionRecognizer:
         normalize: bool | None = None,
         max_batch: int = 8,
         revision: str | None = None,
+        local_files_only: bool | str | None = None,
     ) -> None:
         from transformers import AutoModelForAudioClassification
 
@@ -117,8 +122,13 @@ class SpeechEmotionRecognizer:
         self.source = str(model)
         self.device = torch.device(device)
         self.max_batch = max_batch
+        offline = resolve_local_files_only(local_files_only)
         hf_model, missing, unexpected = load_classifier(
-            AutoModelForAudioClassification, model, task="audio-classification", revision=revision
+            AutoModelForAudioClassification,
+            model,
+            task="audio-classification",
+            revision=revision,
+            local_files_only=offline,
         )
         config = hf_model.config
         self.dense_head: DenseTanhHead | None = None
@@ -141,15 +151,19 @@ class SpeechEmotionRecognizer:
             )
         self.model = hf_model.to(self.device)
         self.mapping = LabelMapping.from_id2label(config.id2label, label_mapping)
-        self.sample_rate, self.normalize = self._preprocessing(model, normalize, revision)
+        self.sample_rate, self.normalize = self._preprocessing(model, normalize, revision, offline)
         self.min_samples = _min_samples(config)
 
     @staticmethod
-    def _preprocessing(model: str | Path, normalize: bool | None, revision: str | None) -> tuple[int, bool]:
+    def _preprocessing(
+        model: str | Path, normalize: bool | None, revision: str | None, local_files_only: bool
+    ) -> tuple[int, bool]:
         from transformers import AutoFeatureExtractor
 
         try:
-            extractor = AutoFeatureExtractor.from_pretrained(str(model), revision=revision)
+            extractor = AutoFeatureExtractor.from_pretrained(
+                str(model), revision=revision, local_files_only=local_files_only
+            )
         except (OSError, ValueError):
             extractor = None
         rate = int(getattr(extractor, "sampling_rate", SAMPLE_RATE) or SAMPLE_RATE)

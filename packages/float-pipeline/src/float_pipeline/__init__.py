@@ -11,7 +11,7 @@ Public API: the bundle format (:class:`BundleManifest`, :func:`save_bundle`, :fu
 (:func:`convert_official_checkpoint`). Test helpers (random bundles) live in ``float_pipeline.testing``.
 """
 
-from float_pipeline.atomic import atomic_path, write_text_atomic
+from float_pipeline.atomic import atomic_path, remove_stale_temporaries, write_text_atomic
 from float_pipeline.bundle import (
     AudioSpec,
     Bundle,
@@ -21,12 +21,15 @@ from float_pipeline.bundle import (
     LogMelAudioSpec,
     Wav2Vec2AudioSpec,
     build_audio_encoder,
+    check_bundle_target,
     check_consistency,
     default_bundle_path,
+    is_bundle,
     load_bundle,
     read_manifest,
     save_bundle,
 )
+from float_pipeline.conditions import parse_emotion
 from float_pipeline.convert import (
     DEFAULT_EMOTION_MODEL,
     OFFICIAL_NUM_TENSORS,
@@ -45,7 +48,13 @@ from float_pipeline.portrait import (
     load_image,
     prepare_portrait,
 )
-from float_pipeline.writer import VideoWriter, check_output_path
+from float_pipeline.writer import (
+    VideoWriter,
+    aac_rate,
+    check_not_an_input,
+    check_output_file,
+    check_output_path,
+)
 
 __all__ = [
     "DEFAULT_EMOTION_MODEL",
@@ -73,18 +82,25 @@ __all__ = [
     "PreparedClip",
     "VideoWriter",
     "Wav2Vec2AudioSpec",
+    "aac_rate",
     "atomic_path",
     "build_audio_encoder",
     "cached_detector",
+    "check_bundle_target",
     "check_consistency",
+    "check_not_an_input",
+    "check_output_file",
     "check_output_path",
     "convert_official_checkpoint",
     "default_bundle_path",
     "face_box",
+    "is_bundle",
     "load_bundle",
     "load_image",
+    "parse_emotion",
     "prepare_portrait",
     "read_manifest",
+    "remove_stale_temporaries",
     "save_bundle",
     "to_uint8_frames",
     "write_text_atomic",

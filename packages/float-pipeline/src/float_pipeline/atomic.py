@@ -4,18 +4,23 @@ Everything is written under a hidden temporary name in the destination's own fol
 ``os.replace`` is a rename on one file system, atomic on POSIX) and moved into place only when the writing
 block succeeds; on any error the temporary is removed and the destination is left as it was. A reader (or a
 resumed run) therefore sees either the old content, the complete new one, or nothing.
+
+A process killed outright (``kill -9``, power cut) cannot remove its temporary. Temporary names carry the
+writer's process id (``.NAME.<pid>-<random>.part.mp4``), so the next write to the same destination removes
+the temporaries of writers that are no longer running, and leaves those of a live one alone.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_text_atomic"]
+__all__ = ["atomic_path", "remove_stale_temporaries", "write_text_atomic"]
 
 
 def _remove(path: Path) -> None:
@@ -25,14 +30,44 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by another user
+        return True
+    return True
+
+
+def remove_stale_temporaries(final: str | Path) -> list[Path]:
+    """Delete the temporaries (``.part*`` files or folders, retired ``.old`` folders) that writers of
+    ``final`` left behind when killed; those of writers still running are kept. Returns what was removed."""
+    final = Path(final)
+    pattern = re.compile(rf"^\.{re.escape(final.name)}\.(\d+)-[0-9a-f]{{8}}(\.part.*|\.old)$")
+    removed = []
+    try:
+        siblings = list(final.parent.iterdir())
+    except OSError:  # a missing or unreadable folder: the write itself will say so
+        return removed
+    for sibling in siblings:
+        match = pattern.match(sibling.name)
+        if match and not _process_alive(int(match.group(1))):
+            _remove(sibling)
+            removed.append(sibling)
+    return removed
+
+
 def _create_sibling(final: Path, suffix: str, folder: bool) -> Path:
-    """A new, uniquely named hidden file or folder next to ``final``.
+    """A new, uniquely named hidden file or folder next to ``final`` (named after this process's id).
 
     Created with the default modes (0o666 / 0o777 less the umask), unlike ``tempfile``'s private 0o600 ones:
     videos, bundles and checkpoints are ordinary files that other users and tools read.
     """
     for _ in range(100):
-        temp = final.with_name(f".{final.name}.{secrets.token_hex(4)}{suffix}")
+        temp = final.with_name(f".{final.name}.{os.getpid()}-{secrets.token_hex(4)}{suffix}")
         try:
             if folder:
                 os.mkdir(temp, 0o777)
@@ -55,8 +90,10 @@ def atomic_path(final: str | Path, *, folder: bool = False) -> Iterator[Path]:
 
     The temporary keeps ``final``'s suffix (``.part.mp4``), so writers that pick a format from the file
     name still work. On an exception inside the block the temporary is deleted and ``final`` is untouched.
+    Temporaries of ``final`` left by killed writers are deleted first (:func:`remove_stale_temporaries`).
     """
     final = Path(final)
+    remove_stale_temporaries(final)
     temp = _create_sibling(final, ".part" if folder else f".part{final.suffix}", folder)
     try:
         yield temp

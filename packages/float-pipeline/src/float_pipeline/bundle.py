@@ -29,14 +29,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from float_audio import (
     AudioProjection,
+    BackboneNotFoundError,
     LogMelFrameEncoder,
     LogMelFrameEncoderConfig,
     Wav2Vec2FrameEncoder,
 )
-from float_emotion import PredictorSpec
+from float_emotion import PredictorSpec, resolve_local_files_only
 from float_flow import FlowMatchingTransformer
 from float_motion_ae import MotionAutoEncoder
 from float_pipeline.atomic import atomic_path
+from float_pipeline.components import load_component
+from float_pipeline.errors import BundleError
 
 __all__ = [
     "BACKBONE_FOLDER",
@@ -51,8 +54,10 @@ __all__ = [
     "LogMelAudioSpec",
     "Wav2Vec2AudioSpec",
     "build_audio_encoder",
+    "check_bundle_target",
     "check_consistency",
     "default_bundle_path",
+    "is_bundle",
     "load_bundle",
     "read_manifest",
     "save_bundle",
@@ -64,10 +69,6 @@ MANIFEST_NAME = "bundle.json"
 _MODEL_FILES = ("config.json", "model.safetensors")
 _COMPONENTS = ("motion_ae", "flow", "audio_projection")
 BACKBONE_FOLDER = "audio_backbone"
-
-
-class BundleError(RuntimeError):
-    """A bundle folder is missing, incomplete or inconsistent; the message names the file and the fix."""
 
 
 class LogMelAudioSpec(BaseModel):
@@ -98,7 +99,7 @@ AudioSpec = Annotated[LogMelAudioSpec | Wav2Vec2AudioSpec, Field(discriminator="
 class GenerationDefaults(BaseModel):
     """Sampling settings the bundle was validated with; every one can be overridden per call."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     steps: int = Field(10, ge=1, description="ODE steps (function evaluations per window)")
     method: Literal["euler", "midpoint"] = "euler"
@@ -164,21 +165,25 @@ def build_audio_encoder(
     spec: LogMelAudioSpec | Wav2Vec2AudioSpec,
     bundle_dir: Path | None = None,
     *,
-    local_files_only: bool = True,
+    local_files_only: bool | None = None,
 ) -> LogMelFrameEncoder | Wav2Vec2FrameEncoder:
     """The raw (unprojected) encoder a manifest describes; a wav2vec2 ``backbone`` is resolved against the
-    bundle folder first, then as a local path or Hugging Face id."""
+    bundle folder first, then as a local path or Hugging Face id (``local_files_only`` None: no download
+    unless ``FLOAT_ALLOW_DOWNLOADS=1``). Only a wav2vec2 spec imports ``transformers``."""
     if isinstance(spec, LogMelAudioSpec):
         return LogMelFrameEncoder(spec.settings)
     backbone: str | Path = spec.backbone
     if bundle_dir is not None and (bundle_dir / spec.backbone).is_dir():
         backbone = bundle_dir / spec.backbone
     return Wav2Vec2FrameEncoder.from_pretrained(
-        backbone, local_files_only=local_files_only, layers=spec.layers, project=False
+        backbone,
+        local_files_only=resolve_local_files_only(local_files_only),
+        layers=spec.layers,
+        project=False,
     )
 
 
-def _resolve(source: str | Path | None, local_files_only: bool) -> Path:
+def _resolve(source: str | Path | None, local_files_only: bool | None) -> Path:
     if source is None:
         path = default_bundle_path()
         if not (path / MANIFEST_NAME).is_file():
@@ -195,7 +200,9 @@ def _resolve(source: str | Path | None, local_files_only: bool) -> Path:
     from huggingface_hub import snapshot_download  # hub ids only: keep the import off the local path
 
     try:
-        return Path(snapshot_download(str(source), local_files_only=local_files_only))
+        return Path(
+            snapshot_download(str(source), local_files_only=resolve_local_files_only(local_files_only))
+        )
     except Exception as error:  # huggingface_hub raises several unrelated types here
         raise BundleError(
             f"checkpoint {str(source)!r} is neither a local folder nor a Hugging Face repo in the cache "
@@ -265,20 +272,33 @@ def load_bundle(
     *,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
-    local_files_only: bool = True,
+    local_files_only: bool | None = None,
 ) -> Bundle:
     """Load a bundle folder (``None``: the embedded demo bundle) or a Hugging Face id, in eval mode.
 
+    Nothing is downloaded unless ``local_files_only=False`` (None: unless ``FLOAT_ALLOW_DOWNLOADS=1``).
+    Every file is checked before it is trusted (:func:`float_pipeline.components.load_component`): a
+    damaged, edited or mismatched bundle is a :class:`BundleError`, never a half-loaded model.
+
     Raises:
-        BundleError: missing folder or file, bad manifest, or components that do not fit together.
+        BundleError: missing folder or file, bad manifest or config, damaged weights, or components that do
+            not fit together.
+        float_audio.BackboneNotFoundError: a referenced wav2vec2 backbone is not on this machine.
     """
     path = _resolve(source, local_files_only)
     manifest = read_manifest(path)
     _check_files(path)
-    motion_ae = MotionAutoEncoder.from_pretrained(str(path / "motion_ae"))
-    flow = FlowMatchingTransformer.from_pretrained(str(path / "flow"))
-    projection = AudioProjection.from_pretrained(str(path / "audio_projection"))
-    encoder = build_audio_encoder(manifest.audio, path, local_files_only=local_files_only)
+    motion_ae = load_component(MotionAutoEncoder, path / "motion_ae")
+    flow = load_component(FlowMatchingTransformer, path / "flow")
+    projection = load_component(AudioProjection, path / "audio_projection")
+    try:
+        encoder = build_audio_encoder(manifest.audio, path, local_files_only=local_files_only)
+    except BackboneNotFoundError:
+        raise
+    except (OSError, ValueError, RuntimeError, TypeError) as error:  # a damaged backbone folder
+        raise BundleError(
+            f"the audio backbone {manifest.audio} of bundle {path} cannot be loaded: {error}"
+        ) from None
     problems = check_consistency(manifest, motion_ae, flow, projection, encoder.feature_dim)
     if problems:
         raise BundleError(f"bundle {path} does not fit together: " + "; ".join(problems))
@@ -287,6 +307,46 @@ def load_bundle(
     encoder.to(device)
     encoder.eval()
     return Bundle(path, manifest, motion_ae, flow, encoder, projection)
+
+
+def is_bundle(path: str | Path) -> bool:
+    """Whether ``path`` is a folder holding a FLOAT-kit ``bundle.json`` (any version, valid or not)."""
+    file = Path(path) / MANIFEST_NAME
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("format") == BUNDLE_FORMAT
+
+
+def check_bundle_target(out_dir: str | Path, *, overwrite: bool = False) -> Path:
+    """Refuse a bundle destination whose replacement would lose anything but a bundle; returns the path.
+
+    A missing path or an empty folder is fine. An existing bundle is replaced only with ``overwrite``; any
+    other file or folder (a user's documents, a run dir, a mistyped path) is never replaced, ``overwrite``
+    or not: ``--overwrite`` replaces bundles, it does not delete arbitrary folders. Call it before a long
+    conversion or export, so a refusal costs nothing; :func:`save_bundle` calls it again.
+
+    Raises:
+        FileExistsError: the message names what is there and what to do.
+    """
+    out = Path(out_dir).expanduser()
+    if not out.exists() and not out.is_symlink():
+        return out
+    if out.is_dir() and not out.is_symlink():
+        if not any(out.iterdir()):
+            return out
+        if is_bundle(out):
+            if overwrite:
+                return out
+            raise FileExistsError(
+                f"{out} already holds a bundle; pass --overwrite (overwrite=True) to replace it"
+            )
+    kind = "a file" if out.is_file() else "a link" if out.is_symlink() else "a folder that is not a bundle"
+    raise FileExistsError(
+        f"{out} is {kind} (no FLOAT-kit {MANIFEST_NAME}); a bundle is only ever written to a new or empty "
+        "folder or over another bundle, even with --overwrite: choose another output folder or move it away"
+    )
 
 
 def save_bundle(
@@ -307,13 +367,12 @@ def save_bundle(
     wav2vec2 ``backbone`` should then be ``"audio_backbone"``. Returns ``out_dir``.
 
     Raises:
-        FileExistsError: ``out_dir`` exists and ``overwrite`` is False.
+        FileExistsError: ``out_dir`` exists and ``overwrite`` is False, or it is not a bundle
+            (:func:`check_bundle_target`: ``overwrite`` replaces bundles only).
         BundleError: parts that do not fit together (checked before anything is written; a referenced
             wav2vec2 backbone's width is checked when the bundle is loaded).
     """
-    out = Path(out_dir)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
+    out = check_bundle_target(out_dir, overwrite=overwrite)
     encoder_width = None
     if isinstance(manifest.audio, LogMelAudioSpec):
         encoder_width = build_audio_encoder(manifest.audio).feature_dim

@@ -8,16 +8,49 @@ import numpy as np
 import torch
 from PIL import Image
 
-from float_emotion import NUM_EMOTIONS, EmotionPredictor, PredictorSpec, apply_intensity, parse_emotion_option
+from float_emotion import (
+    EMOTIONS,
+    NUM_EMOTIONS,
+    EmotionPredictor,
+    PredictorSpec,
+    apply_intensity,
+    available_predictors,
+    get_predictor_factory,
+    parse_emotion_option,
+)
 from float_pipeline.bundle import Bundle
 from float_pipeline.errors import OptionError
+
+
+def parse_emotion(text: str) -> PredictorSpec:
+    """An ``--emotion`` value other than ``auto`` -> the predictor it asks for, checked to exist (nothing is
+    built or loaded: this runs before the bundle loads).
+
+    Raises:
+        OptionError: malformed text, a non-finite number, or a name that is neither an emotion nor a
+            registered predictor (the message lists both).
+    """
+    try:
+        spec = parse_emotion_option(text)
+    except ValueError as error:  # pydantic's ValidationError included (e.g. happy@inf)
+        raise OptionError(f"--emotion {text!r}: {' '.join(str(error).split())}") from None
+    try:
+        get_predictor_factory(spec.name)
+    except KeyError:
+        raise OptionError(
+            f"--emotion {text!r} is not an emotion ({', '.join(EMOTIONS)}), a mix such as 'happy=2,sad=1', "
+            f"'auto', or a predictor ({', '.join(available_predictors())}, e.g. speech:model=FOLDER)"
+        ) from None
+    except ImportError as error:
+        raise OptionError(f"--emotion {text!r}: {error}") from None
+    return spec
 
 
 def emotion_spec(bundle: Bundle, emotion: str | None) -> PredictorSpec:
     """The predictor an ``emotion`` option asks for (None: bundle default; 'auto': the bundle's predictor).
 
     Raises:
-        OptionError: 'auto' on a bundle without a predictor, or text ``parse_emotion_option`` rejects.
+        OptionError: 'auto' on a bundle without a predictor, or text :func:`parse_emotion` rejects.
     """
     text = bundle.manifest.defaults.emotion if emotion is None else emotion
     if text.strip().lower() == "auto":
@@ -27,10 +60,23 @@ def emotion_spec(bundle: Bundle, emotion: str | None) -> PredictorSpec:
                 "(bundle.json emotion_predictor); pass an emotion name such as --emotion happy"
             )
         return bundle.manifest.emotion_predictor
+    return parse_emotion(text)
+
+
+def build_predictor(spec: PredictorSpec) -> EmotionPredictor:
+    """Build the predictor of ``spec``; a user's mistake in its options becomes an :class:`OptionError`.
+
+    Raises:
+        OptionError: unknown option names or values the predictor refuses (e.g. a model without a head).
+        FileNotFoundError: the model is neither a folder nor in the local cache (the message says how).
+    """
     try:
-        return parse_emotion_option(text)
-    except ValueError as error:
-        raise OptionError(str(error)) from error
+        return spec.build()
+    except FileNotFoundError:
+        raise
+    except (KeyError, TypeError, ValueError, ImportError) as error:
+        detail = error.args[0] if isinstance(error, KeyError) and error.args else error
+        raise OptionError(f"emotion predictor {spec.name!r} ({spec.options}): {detail}") from None
 
 
 def predict_emotion(

@@ -26,3 +26,7 @@ class OutputError(GenerateError):
 
 class OptionError(GenerateError):
     """An option does not fit the bundle or the other options (e.g. ``--pose-from`` on a pose-free model)."""
+
+
+class BundleError(RuntimeError):
+    """A bundle folder is missing, incomplete or inconsistent; the message names the file and the fix."""

@@ -29,10 +29,11 @@ class DType(StrEnum):
 class GenerateOptions(BaseModel):
     """Options of :meth:`float_pipeline.Pipeline.generate` / ``frames`` (and of a batch-file row).
 
-    ``None`` means "the bundle's default" (``bundle.json`` ``defaults``).
+    ``None`` means "the bundle's default" (``bundle.json`` ``defaults``). Every number must be finite: an
+    infinite guidance scale would turn every frame into NaNs (a black video).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     emotion: str | None = Field(
         None,
@@ -67,6 +68,9 @@ class GenerateOptions(BaseModel):
     )
     first_context: Literal["zeros", "source"] = Field(
         "zeros", description="first window's context: zeros (official) or source"
+    )
+    allow_silent: bool = Field(
+        False, description="animate a silent audio file (with a warning) instead of refusing it"
     )
 
 

@@ -23,16 +23,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from float_audio import LoadedAudio, load_audio
+from float_audio import LoadedAudio, SilentAudioError, load_audio
 from float_data import to_model_tensor
 from float_flow import SamplerConfig, generate_windows
 from float_motion_ae import tune_cpu_allocator
 from float_pipeline.bundle import Bundle, load_bundle
-from float_pipeline.conditions import emotion_spec, load_pose, predict_emotion
+from float_pipeline.conditions import build_predictor, emotion_spec, load_pose, predict_emotion
 from float_pipeline.errors import OptionError
 from float_pipeline.options import GenerateOptions, GenerationResult
 from float_pipeline.portrait import ImageInput, PasteBack, Portrait, prepare_portrait
-from float_pipeline.writer import VideoWriter, check_output_path
+from float_pipeline.writer import VideoWriter, check_not_an_input, check_output_path
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -114,12 +114,13 @@ class Pipeline:
         *,
         device: str | torch.device = "cpu",
         dtype: str | torch.dtype = "float32",
-        local_files_only: bool = True,
+        local_files_only: bool | None = None,
         progress: bool = True,
         tune_allocator: bool = False,
     ) -> Pipeline:
-        """Load a bundle folder, a Hugging Face id (from the local cache unless ``local_files_only=False``)
-        or, with ``checkpoint=None``, the demo bundle embedded in this package.
+        """Load a bundle folder, a Hugging Face id (from the local cache unless ``local_files_only=False``;
+        None: local only unless ``FLOAT_ALLOW_DOWNLOADS=1``) or, with ``checkpoint=None``, the demo bundle
+        embedded in this package.
 
         With ``tune_allocator=True`` (the CLIs pass it) and a CPU device, glibc malloc is told to keep freed
         memory (``float_motion_ae.tune_cpu_allocator``): the decoder frees and reallocates the same large maps
@@ -183,8 +184,11 @@ class Pipeline:
             scale=defaults.crop_scale if options.crop_scale is None else options.crop_scale,
             phases=defaults.crop_phases if options.crop_phases is None else options.crop_phases,
         )
-        loaded = load_audio(audio)
-        predictor = self._predictor(spec.model_dump_json(), spec.build)
+        try:
+            loaded = load_audio(audio, allow_silent=options.allow_silent)
+        except SilentAudioError as error:
+            raise SilentAudioError(f"{error} (float-generate: --allow-silent)", error.source) from None
+        predictor = self._predictor(spec.model_dump_json(), lambda: build_predictor(spec))
         emotion = predict_emotion(predictor, loaded.waveform, portrait.crop, options.emotion_intensity)
         pose = load_pose(options.pose_from, self.bundle, loaded.num_frames)
         return PreparedClip(portrait, loaded, emotion, pose, options)
@@ -249,12 +253,15 @@ class Pipeline:
     ) -> GenerationResult:
         """Write the talking video of ``image`` speaking ``audio`` to ``out`` (.mp4, H.264 + AAC, 25 fps).
 
-        The output folder is checked first; the video is written to a temporary file next to ``out`` and
-        renamed into place at the end, so on any error nothing is left at ``out``.
+        The output folder is checked first (``out`` may not be the image or the audio file; an existing
+        file at ``out`` is replaced, as by any file-writing library call: the command lines ask for
+        ``--overwrite``); the video is written to a temporary file next to ``out`` and renamed into place at
+        the end, so on any error nothing is left at ``out``.
         """
         began = time.perf_counter()
         opts = _options(options, overrides)
         path = check_output_path(out)
+        check_not_an_input(path, image, audio)
         clip = self.prepare(image, audio, opts)
         height, width = clip.frame_size
         bar = tqdm(

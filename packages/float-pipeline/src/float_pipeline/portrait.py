@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from float_data import CropBox, FaceDetector, crop_box_from_face, crop_face, make_detector, stable_face_box
 from float_pipeline.errors import ImageError, NoFaceError
@@ -41,11 +41,20 @@ def _describe(image: ImageInput) -> str:
     return str(image) if isinstance(image, str | Path) else f"the {type(image).__name__} image"
 
 
+def _upright_rgb(opened: Image.Image) -> np.ndarray:
+    # Phones store the sensor's orientation in EXIF (tag 0x0112) rather than rotating the pixels; every
+    # viewer (and Gradio's upload) applies it, so the portrait must be turned the same way before the face
+    # detector and the crop see it.
+    return np.asarray(ImageOps.exif_transpose(opened).convert("RGB"))
+
+
 def load_image(image: ImageInput) -> np.ndarray:
-    """A path, PIL image or uint8 array -> uint8 RGB [H, W, 3] (alpha dropped, greyscale expanded).
+    """A path, PIL image or uint8 array -> uint8 RGB [H, W, 3] (alpha dropped, greyscale expanded, EXIF
+    orientation applied).
 
     Raises:
-        ImageError: missing or unreadable file, or an array that is not an image.
+        ImageError: missing or unreadable file, an image too large to decode safely, or an array that is not
+            an image.
     """
     if isinstance(image, np.ndarray):
         array = image
@@ -58,13 +67,20 @@ def load_image(image: ImageInput) -> np.ndarray:
             )
         return np.ascontiguousarray(array[:, :, :3])
     if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"))
+        return _upright_rgb(image)
     path = Path(image)
     if not path.is_file():
         raise ImageError(f"image not found: {path}; check the path (--image)")
     try:
         with Image.open(path) as opened:
-            return np.asarray(opened.convert("RGB"))
+            return _upright_rgb(opened)
+    except Image.DecompressionBombError as error:
+        # PIL refuses images over 2 x Image.MAX_IMAGE_PIXELS before decoding them (a 20000 x 20000 PNG of a
+        # few kB would need 1.2 GB as RGB): a portrait never needs that many pixels.
+        raise ImageError(
+            f"{path} is too large to read safely ({error}); downscale it (a portrait needs no more than a "
+            "few megapixels) and pass it again (--image)"
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise ImageError(
             f"{path} is not a readable image ({error}); pass a PNG, JPEG or WebP portrait (--image)"

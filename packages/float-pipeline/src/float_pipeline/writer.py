@@ -8,6 +8,7 @@ renamed into place only when complete), so a crash or a bad input never leaves a
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -23,6 +24,65 @@ from float_pipeline.errors import OutputError
 
 FPS = 25
 AUDIO_CHUNK = 1024  # samples per frame handed to the AAC encoder (its frame size)
+# Rates every player decodes; a source rate the AAC encoder refuses (4 kHz, 192 kHz) is resampled to the
+# smallest of these not below it (48 kHz above that): nothing audible is lost, nothing is stretched.
+_COMMON_AAC_RATES = (16000, 22050, 24000, 32000, 44100, 48000)
+
+
+def aac_rate(rate: int) -> int:
+    """The sample rate (Hz) the muxed AAC track gets for a ``rate`` Hz source: ``rate`` itself when the
+    encoder accepts it, else the smallest common rate not below it (48 kHz for higher rates)."""
+    accepted = av.codec.Codec("aac", "w").audio_rates or _COMMON_AAC_RATES
+    if rate in accepted:
+        return rate
+    return next((common for common in _COMMON_AAC_RATES if common >= rate), _COMMON_AAC_RATES[-1])
+
+
+def check_not_an_input(out: str | Path, *inputs: object) -> None:
+    """Refuse an output path that is one of the ``inputs`` (paths; other objects are ignored): writing the
+    video there would destroy the file it is made from.
+
+    Raises:
+        OutputError: naming the input.
+    """
+    target = Path(out).expanduser()
+    for item in inputs:
+        if not isinstance(item, str | Path):
+            continue
+        source = Path(item).expanduser()
+        same = source.resolve() == target.resolve()
+        if not same and source.exists() and target.exists():
+            same = os.path.samefile(source, target)  # hard links, bind mounts
+        if same:
+            raise OutputError(
+                f"output {out} is the input file {item}: writing the video there would destroy it; "
+                "choose another --out"
+            )
+
+
+def check_output_file(out: str | Path, *, what: str = "output", option: str = "--out") -> Path:
+    """Validate where a file will be written, before the work that produces it: not a folder, in an
+    existing folder this process can write to. ``what`` and ``option`` name it in the message.
+
+    Raises:
+        OutputError: the path is a folder, its folder is missing, or the folder is not writable.
+    """
+    path = Path(out).expanduser()
+    if path.is_dir():
+        raise OutputError(
+            f"{what} {path} is a folder; pass a file name such as {path / ('out' + path.suffix)}"
+        )
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputError(f"{what} folder {folder} does not exist; create it first (mkdir -p {folder})")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.stem}.", suffix=".probe"):
+            pass
+    except OSError as error:
+        raise OutputError(
+            f"{what} folder {folder} is not writable ({error.strerror or error}); choose another {option}"
+        ) from error
+    return path
 
 
 def check_output_path(out: str | Path) -> Path:
@@ -34,19 +94,7 @@ def check_output_path(out: str | Path) -> Path:
     path = Path(out).expanduser()
     if path.suffix.lower() != ".mp4":
         raise OutputError(f"output {path} must end in .mp4 (the video is H.264 + AAC in an MP4 container)")
-    if path.is_dir():
-        raise OutputError(f"output {path} is a folder; pass a file name such as {path / 'out.mp4'}")
-    folder = path.parent
-    if not folder.is_dir():
-        raise OutputError(f"output folder {folder} does not exist; create it first (mkdir -p {folder})")
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.stem}.", suffix=".probe"):
-            pass
-    except OSError as error:
-        raise OutputError(
-            f"output folder {folder} is not writable ({error.strerror or error}); choose another --out"
-        ) from error
-    return path
+    return check_output_file(path)
 
 
 def _even(frame: np.ndarray) -> np.ndarray:
@@ -96,6 +144,7 @@ class VideoWriter:
             self.audio_path, self._samples = None, np.clip(audio, -1.0, 1.0).astype(np.float32)
         else:
             self.audio_path, self._samples = (None if audio is None else Path(audio)), None
+            check_not_an_input(self.out, self.audio_path)
         self.sample_rate = sample_rate
         self.crf, self.preset = crf, preset
         self.frames_written = 0
@@ -129,7 +178,7 @@ class VideoWriter:
             with av.open(str(self.audio_path)) as source:
                 rate = source.streams.audio[0].rate or 16000
                 channels = source.streams.audio[0].layout.nb_channels
-        self._audio = self._container.add_stream("aac", rate=rate)
+        self._audio = self._container.add_stream("aac", rate=aac_rate(rate))
         self._audio.layout = "mono" if channels == 1 else "stereo"
         self._audio_packets = self._encode_audio()
 
