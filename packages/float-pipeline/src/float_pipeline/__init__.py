@@ -8,7 +8,8 @@ Public API: the bundle format (:class:`BundleManifest`, :func:`save_bundle`, :fu
 ``generate`` to an mp4), the portrait crop and paste-back (:func:`prepare_portrait`, :func:`face_box`,
 :class:`PasteBack`), the streaming mp4 writer (:class:`VideoWriter`), complete-or-absent writes
 (:func:`atomic_path`, :func:`write_text_atomic`) and the official-checkpoint conversion
-(:func:`convert_official_checkpoint`). Test helpers (random bundles) live in ``float_pipeline.testing``.
+(:func:`convert_official_checkpoint`, in memory :func:`convert_official_state`). Test helpers (random
+bundles) live in ``float_pipeline.testing``.
 """
 
 from float_pipeline.atomic import atomic_path, write_text_atomic
@@ -28,10 +29,14 @@ from float_pipeline.bundle import (
     save_bundle,
 )
 from float_pipeline.convert import (
+    DEFAULT_AUDIO_CHUNK_SECONDS,
     DEFAULT_EMOTION_MODEL,
     OFFICIAL_NUM_TENSORS,
     ConversionError,
+    ConvertedOfficial,
+    OfficialCheckpointWarning,
     convert_official_checkpoint,
+    convert_official_state,
 )
 from float_pipeline.errors import GenerateError, ImageError, NoFaceError, OptionError, OutputError
 from float_pipeline.options import Device, DType, GenerateOptions, GenerationResult
@@ -48,6 +53,7 @@ from float_pipeline.portrait import (
 from float_pipeline.writer import VideoWriter, check_output_path
 
 __all__ = [
+    "DEFAULT_AUDIO_CHUNK_SECONDS",
     "DEFAULT_EMOTION_MODEL",
     "OFFICIAL_NUM_TENSORS",
     "AudioSpec",
@@ -55,6 +61,7 @@ __all__ = [
     "BundleError",
     "BundleManifest",
     "ConversionError",
+    "ConvertedOfficial",
     "DType",
     "Device",
     "GenerateError",
@@ -65,6 +72,7 @@ __all__ = [
     "ImageInput",
     "LogMelAudioSpec",
     "NoFaceError",
+    "OfficialCheckpointWarning",
     "OptionError",
     "OutputError",
     "PasteBack",
@@ -79,6 +87,7 @@ __all__ = [
     "check_consistency",
     "check_output_path",
     "convert_official_checkpoint",
+    "convert_official_state",
     "default_bundle_path",
     "face_box",
     "load_bundle",
