@@ -55,7 +55,9 @@ def _resolve(module: str, name: str) -> Any:
 def test_every_copy_of_a_shared_constant_agrees(module: str, name: str) -> None:
     value = _resolve(module, name)
     expected = CONSTANTS[(module, name)]
-    assert (tuple(value) if isinstance(expected, tuple) else value) == expected, f"{module}.{name} = {value!r}"
+    assert (tuple(value) if isinstance(expected, tuple) else value) == expected, (
+        f"{module}.{name} = {value!r}"
+    )
 
 
 @pytest.mark.parametrize(("module", "function", "parameter"), sorted(DEFAULTS))

@@ -115,3 +115,29 @@ def test_bad_options(base: dict[str, Path]) -> None:
     _expect_failure([*_args(base), "--emotion", "auto"], base["out"], "emotion predictor")
     code, output = invoke("--image", base["image"])
     assert code == 2 and "--audio" in output
+
+
+def test_official_parity_switches_reach_the_options(
+    base: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from float_pipeline import GenerateOptions, Pipeline
+
+    seen: list[GenerateOptions] = []
+
+    def fake_generate(self: Pipeline, image: Path, audio: Path, out: Path, options: GenerateOptions) -> None:
+        seen.append(options)
+        raise FileNotFoundError("stop here")
+
+    monkeypatch.setattr(Pipeline, "generate", fake_generate)
+    code, output = invoke(
+        *_args(base), "--crop-rule", "official", "--fix-noise-seed", "--audio-chunk-seconds", "0",
+        "--detector", "auto",
+    )  # fmt: skip
+    assert code == 2 and "stop here" in output
+    options = seen[-1]
+    assert (options.crop_rule, options.fix_noise_seed, options.audio_chunk_seconds) == ("official", True, 0)
+    assert options.detector == "auto"
+    invoke(*_args(base), "--fresh-noise")
+    assert seen[-1].fix_noise_seed is False and seen[-1].crop_rule is None and seen[-1].detector is None
+    code, output = invoke(*_args(base), "--crop-rule", "other")
+    assert code == 2 and "--crop-rule" in output

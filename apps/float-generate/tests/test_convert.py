@@ -37,9 +37,34 @@ def test_success_names_the_bundle_the_count_and_the_licence(
             "out": out,
             "audio_backbone": "/models/w2v",
             "emotion_model": None,
+            "audio_chunk_seconds": 30.0,
+            "detector_weights": None,
             "overwrite": False,
         }
     ]
+
+
+def test_parity_switches_reach_the_conversion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict] = []
+    monkeypatch.setattr(
+        convert_cli, "convert_official_checkpoint", lambda c, o, **options: calls.append(options) or o
+    )
+    args = [str(tmp_path / "float.pth"), str(tmp_path / "b"), "--audio-chunk-seconds", "0"]
+    result = CliRunner().invoke(app, [*args, "--detector-weights", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert calls[0]["audio_chunk_seconds"] == 0 and calls[0]["detector_weights"] == tmp_path
+    result = CliRunner().invoke(app, [*args[:2], "--audio-chunk-seconds", "-1"])
+    assert result.exit_code == 2
+
+
+def test_a_refused_checkpoint_exits_2_with_the_reason(tmp_path: Path) -> None:
+    import torch
+
+    path = tmp_path / "float.pth"
+    torch.save({"fmt.pos_embed": torch.zeros(1, 61, 1024)}, path)
+    result = CliRunner().invoke(app, [str(path), str(tmp_path / "out")])
+    assert result.exit_code == 2 and "lacks 273 of the 274 official parameters" in result.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path: Path) -> None:

@@ -249,3 +249,22 @@ def test_bad_construction_is_reported(
         Wav2Vec2FrameEncoderConfig(chunk_seconds=2.0, overlap_seconds=1.0)
     with pytest.raises(ValidationError, match="layers"):
         Wav2Vec2FrameEncoderConfig(layers="middle")
+
+
+def test_chunk_seconds_zero_encodes_the_whole_clip_as_officially(
+    speech_media: dict[str, Path], make_encoder: Callable[..., Wav2Vec2FrameEncoder]
+) -> None:
+    waveform = load_audio(speech_media["wav_7.3"]).waveform[None]
+    chunked = make_encoder(0, chunk_seconds=2.0, overlap_seconds=0.6)
+    whole = chunked.with_chunking(0)
+    assert whole.config.whole_clip and not chunked.config.whole_clip
+    assert whole.backbone is chunked.backbone and whole.projection is chunked.projection  # no weight copy
+    with torch.no_grad():
+        one_pass = chunked(waveform)
+    assert torch.equal(whole.encode(waveform), one_pass)
+    assert not torch.equal(chunked.encode(waveform), one_pass)
+    # an overlap that does not fit a shorter chunk is shortened to a quarter of it
+    assert chunked.with_chunking(1.0).config.overlap_seconds == 0.25
+    assert chunked.with_chunking(4.0).config.overlap_seconds == 0.6
+    with pytest.raises(ValidationError):
+        chunked.with_chunking(-1.0)

@@ -90,7 +90,8 @@ def test_conversion_is_an_exact_mapping_of_our_own_names(
 ) -> None:
     """A checkpoint written with official names (fmt. + ours) converts to a model with identical outputs."""
     official_like = {f"fmt.{k}": v for k, v in tiny_model.state_dict().items()}
-    official_like["fmt.alignment_mask"] = torch.zeros(3, 3, dtype=torch.bool)  # stale buffer: rebuilt
+    # a stored band mask (a file saved from state_dict()) is accepted when it is the band we rebuild
+    official_like["fmt.alignment_mask"] = band_mask(16, tiny_config["attention_window"])
     official_like["motion_autoencoder.enc.fc.0.weight"] = torch.zeros(2, 2)
     path = tmp_path / "float.pth"
     torch.save(official_like, path)
@@ -133,3 +134,15 @@ def test_missing_or_misshapen_tensors_are_refused(official_state: dict[str, torc
         load_official("/nonexistent/float.pth")
     with pytest.raises(TypeError, match="load_official"):
         convert_official("/nonexistent/float.pth")  # type: ignore[arg-type]
+
+
+def test_a_stored_band_mask_must_be_the_band(official_state: dict[str, torch.Tensor]) -> None:
+    state = {**official_state, "fmt.alignment_mask": band_mask(60, 2)}
+    with pytest.warns(OfficialLicenseWarning):
+        assert torch.equal(convert_official(state).alignment_mask, band_mask(60, 2))
+    state["fmt.alignment_mask"] = band_mask(60, 3)  # another band width: the attention would differ
+    with pytest.raises(ValueError, match=r"fmt\.alignment_mask is not the \+-2-frame band"):
+        convert_official(state)
+    state["fmt.alignment_mask"] = torch.zeros(3, 3, dtype=torch.bool)
+    with pytest.raises(ValueError, match=r"fmt\.alignment_mask has shape \(3, 3\), expected \(60, 60\)"):
+        convert_official(state)

@@ -260,3 +260,30 @@ def test_sample_window_methods_and_guidance_modes(
     )
     assert batched.shape == (2, 12, 8) and torch.isfinite(batched).all()
     assert torch.allclose(batched, separate, atol=1e-4)
+
+
+def test_fix_noise_seed_repeats_the_same_noise_in_every_window(
+    tiny_model: FlowMatchingTransformer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The official --fix_noise_seed: every window starts from the noise a fresh seeded generator gives."""
+    import float_flow.windows as windows_module
+
+    drawn: list[torch.Tensor] = []
+    original = windows_module.sample_noise
+
+    def recording(*args: object, **kwargs: object) -> torch.Tensor:
+        drawn.append(original(*args, **kwargs))  # type: ignore[arg-type]
+        return drawn[-1]
+
+    monkeypatch.setattr(windows_module, "sample_noise", recording)
+    source, audio, emotion = clip(30)
+    fixed = generate(tiny_model, source, audio, emotion, seed=5, sampler=FAST, fix_noise_seed=True)
+    assert len(drawn) == 3 and all(torch.equal(d, drawn[0]) for d in drawn)
+    expected = torch.randn(drawn[0].shape, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(drawn[0], expected)  # the noise of a fresh generator seeded with the seed
+    drawn.clear()
+    fresh = generate(tiny_model, source, audio, emotion, seed=5, sampler=FAST)
+    assert torch.equal(drawn[0], expected) and not torch.equal(drawn[1], drawn[0])
+    assert torch.equal(fixed[:, :12], fresh[:, :12]) and not torch.equal(fixed, fresh)
+    with pytest.raises(ValueError, match="fix_noise_seed needs a seed"):
+        generate(tiny_model, source, audio, emotion, sampler=FAST, fix_noise_seed=True)

@@ -14,6 +14,8 @@ from float_motion_ae import (
     OfficialLicenseWarning,
     convert_official,
     load_official,
+    official_buffers,
+    official_shapes,
 )
 
 
@@ -84,3 +86,23 @@ def test_load_official_from_file_and_tiny_config(tmp_path: Path) -> None:
         assert torch.equal(model.reconstruct(x, x), source.eval().reconstruct(x, x))
     with pytest.raises(FileNotFoundError, match=r"float\.pth"):
         load_official(tmp_path / "missing.pth")
+
+
+def test_stored_buffers_are_accepted_when_they_are_the_kernels(
+    synthetic_float_pth: dict[str, torch.Tensor],
+) -> None:
+    """A float.pth saved from state_dict() also holds the 35 blur kernels: accepted when they are ours."""
+    buffers = official_buffers()
+    assert len(buffers) == 35 and set(official_shapes()) == {
+        k.removeprefix("motion_autoencoder.")
+        for k in synthetic_float_pth
+        if k.startswith("motion_autoencoder.")
+    }
+    with_buffers = {**synthetic_float_pth, **{f"motion_autoencoder.{k}": v for k, v in buffers.items()}}
+    with pytest.warns(OfficialLicenseWarning):
+        model = convert_official(with_buffers)
+    assert torch.equal(model.dec.to_rgbs[2].upsample.kernel, buffers["dec.to_rgbs.2.upsample.kernel"])
+    key = "motion_autoencoder.enc.net_app.convs.4.skip.0.kernel"
+    with_buffers[key] = torch.ones(4, 4)
+    with pytest.warns(OfficialLicenseWarning), pytest.raises(ValueError, match=key.replace(".", r"\.")):
+        convert_official(with_buffers)

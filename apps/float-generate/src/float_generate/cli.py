@@ -92,10 +92,25 @@ def generate(
         str | None, typer.Option(help="head pose file (.npy/.pt/.csv [T, p]) or 'none' (pose bundles only)")
     ] = None,
     detector: Annotated[
-        str, typer.Option(help="face detector: dlib (offline), face-alignment, auto")
-    ] = "dlib",
+        str | None,
+        typer.Option(help="face detector: dlib (offline), face-alignment, auto (default: the bundle's)"),
+    ] = None,
     detector_weights: Annotated[
         str | None, typer.Option(help="folder with the face-alignment weights")
+    ] = None,
+    crop_rule: Annotated[
+        str | None, typer.Option(help="kit, or official: the official crop step for step (bundle default)")
+    ] = None,
+    fix_noise_seed: Annotated[
+        bool | None,
+        typer.Option(
+            "--fix-noise-seed/--fresh-noise",
+            help="the same noise in every window, as the official --fix_noise_seed (bundle default)",
+        ),
+    ] = None,
+    audio_chunk_seconds: Annotated[
+        float | None,
+        typer.Option(help="audio chunk length in seconds; 0: whole clip at once, official (bundle default)"),
     ] = None,
     decode_batch: Annotated[int, typer.Option(help="frames decoded per auto-encoder call")] = 8,
     device: Annotated[Device, typer.Option(help="compute device")] = Device.cpu,
@@ -131,6 +146,9 @@ def generate(
         "detector": detector,
         "detector_weights": detector_weights,
         "allow_silent": allow_silent,
+        "crop_rule": crop_rule,
+        "fix_noise_seed": fix_noise_seed,
+        "audio_chunk_seconds": audio_chunk_seconds,
     }
     try:
         options = GenerateOptions(**values)
@@ -155,9 +173,12 @@ def generate(
         result = pipeline.generate(image, audio, out, options)
     except USER_ERRORS as error:
         raise _fail(str(error)) from None
+    for note in result.notes:
+        typer.secho(f"note: {note}", err=True, fg=typer.colors.YELLOW)
     typer.echo(
         f"wrote {result.path} ({result.num_frames} frames, {result.width}x{result.height}, "
         f"{result.duration_s:.2f} s audio) in {result.seconds:.1f} s"
+        + (f"; face found by {result.detector}" if result.detector else "")
     )
 
 

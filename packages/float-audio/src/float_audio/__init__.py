@@ -8,6 +8,7 @@ from float_audio.convert import (
     OfficialLicenseWarning,
     convert_official,
     load_official,
+    official_shapes,
 )
 from float_audio.errors import (
     AudioDecodeError,
@@ -61,5 +62,6 @@ __all__ = [
     "mel_filterbank",
     "num_frames",
     "num_frames_for_samples",
+    "official_shapes",
     "plan_chunks",
 ]

@@ -21,6 +21,7 @@ __all__ = [
     "OfficialLicenseWarning",
     "convert_official",
     "load_official",
+    "official_shapes",
 ]
 
 OFFICIAL_PROJECTION_PREFIX = "audio_encoder.audio_projection."
@@ -45,6 +46,11 @@ class OfficialLicenseWarning(UserWarning):
     Emitted (text ``OFFICIAL_LICENSE_NOTICE``) whenever official weights are converted."""
 
 
+def official_shapes(in_dim: int = 9216, out_dim: int = 512) -> dict[str, tuple[int, ...]]:
+    """Name (without ``audio_encoder.audio_projection.``) -> shape of the 4 official projection tensors."""
+    return {"0.weight": (out_dim, in_dim), "0.bias": (out_dim,), "1.weight": (out_dim,), "1.bias": (out_dim,)}
+
+
 def _official_tensors(
     state_dict: Mapping[str, torch.Tensor], *, in_dim: int, out_dim: int
 ) -> dict[str, torch.Tensor]:
@@ -57,12 +63,7 @@ def _official_tensors(
         KeyError: missing or unexpected projection keys (all listed).
         ValueError: a tensor has the wrong shape (all listed with expected and found shapes).
     """
-    expected = {
-        "0.weight": (out_dim, in_dim),
-        "0.bias": (out_dim,),
-        "1.weight": (out_dim,),
-        "1.bias": (out_dim,),
-    }
+    expected = official_shapes(in_dim, out_dim)
     found = {
         key[len(OFFICIAL_PROJECTION_PREFIX) :]: value
         for key, value in state_dict.items()

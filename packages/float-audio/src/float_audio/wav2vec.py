@@ -9,11 +9,14 @@ project with :class:`AudioProjection` (Linear + LayerNorm + SiLU) to 512.
 For a clip of exactly ``T x 640`` samples the CNN yields ``2T - 1`` frames and the resampling keeps every
 other one, so frame ``t`` sits at ``t / 25`` s. The backbone is frozen and always in eval mode; only the
 projection trains. Long clips are encoded in overlapping chunks (:mod:`float_audio.chunking`): attention never
-spans more than ``chunk_seconds``.
+spans more than ``chunk_seconds``; ``chunk_seconds=0`` encodes the whole clip in one pass, as the official
+code does (memory then grows with the square of the clip length; see docs/float-generate.md for the measured
+trade-off).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from contextlib import contextmanager
@@ -51,7 +54,8 @@ class Wav2Vec2FrameEncoderConfig(BaseModel):
         output_dim: width of the projected features (official 512).
         project: False returns the raw layer features (for caching before a trainable projection).
         normalize: zero-mean / unit-variance normalisation of each waveform (official: on).
-        chunk_seconds: longest stretch encoded in one pass by :meth:`Wav2Vec2FrameEncoder.encode`.
+        chunk_seconds: longest stretch encoded in one pass by :meth:`Wav2Vec2FrameEncoder.encode`; 0 encodes
+            the whole clip in one pass (official; memory grows with the square of the clip length).
         overlap_seconds: minimum overlap between neighbouring chunks, cross-faded linearly.
     """
 
@@ -62,11 +66,13 @@ class Wav2Vec2FrameEncoderConfig(BaseModel):
     output_dim: int = Field(512, gt=0)
     project: bool = True
     normalize: bool = True
-    chunk_seconds: float = Field(30.0, gt=0)
+    chunk_seconds: float = Field(30.0, ge=0)
     overlap_seconds: float = Field(4.0, ge=0)
 
     @model_validator(mode="after")
     def _check_chunking(self) -> Self:
+        if self.chunk_seconds == 0:
+            return self
         if 2 * self.overlap_frames >= self.chunk_frames:
             raise ValueError(
                 f"overlap_seconds ({self.overlap_seconds}) must be less than half of chunk_seconds "
@@ -75,8 +81,13 @@ class Wav2Vec2FrameEncoderConfig(BaseModel):
         return self
 
     @property
+    def whole_clip(self) -> bool:
+        """True when every clip is encoded in one pass (``chunk_seconds == 0``, official)."""
+        return self.chunk_seconds == 0
+
+    @property
     def chunk_frames(self) -> int:
-        """Chunk length in 25 fps frames."""
+        """Chunk length in 25 fps frames (0: whole clip)."""
         return round(self.chunk_seconds * FPS)
 
     @property
@@ -193,6 +204,27 @@ class Wav2Vec2FrameEncoder(nn.Module):
         settings = Wav2Vec2FrameEncoderConfig(backbone=f"random:{backbone_config.model_type}", **config)
         return cls(model, projection, settings)
 
+    def with_chunking(
+        self, chunk_seconds: float, overlap_seconds: float | None = None
+    ) -> Wav2Vec2FrameEncoder:
+        """This encoder with other chunk settings, sharing the backbone and projection (no weight copy).
+
+        ``chunk_seconds=0``: whole clip in one pass (official). ``overlap_seconds`` None keeps the current
+        overlap, shortened to a quarter of the chunk when it would not fit (it must stay under half).
+
+        Raises:
+            ValueError: negative lengths, or an overlap of half the chunk or more.
+        """
+        if overlap_seconds is None:
+            overlap_seconds = self.config.overlap_seconds
+            if chunk_seconds > 0 and 2 * round(overlap_seconds * FPS) >= round(chunk_seconds * FPS):
+                overlap_seconds = chunk_seconds / 4
+        settings = {**self.config.model_dump(), "chunk_seconds": chunk_seconds}
+        settings["overlap_seconds"] = overlap_seconds
+        clone = copy.copy(self)  # shallow: the same backbone and projection modules
+        clone.config = Wav2Vec2FrameEncoderConfig.model_validate(settings)
+        return clone
+
     # ---------------------------------------------------------------- AudioEncoder protocol
     @property
     def feature_dim(self) -> int:
@@ -304,9 +336,12 @@ class Wav2Vec2FrameEncoder(nn.Module):
         """``[B, N]`` 16 kHz waveform -> ``[B, T, feature_dim]`` at 25 fps, chunked when longer than a chunk.
 
         The normalisation statistics are those of the whole clip; each chunk of at most ``chunk_seconds`` is
-        encoded separately and the overlaps are cross-faded (see :mod:`float_audio.chunking`).
+        encoded separately and the overlaps are cross-faded (see :mod:`float_audio.chunking`). With
+        ``chunk_seconds=0`` the whole clip goes through the backbone at once (official), like :meth:`forward`.
         """
         prepared, frames = self.prepare(waveform, num_frames)
+        if self.config.whole_clip:
+            return self._features(prepared, frames).float()
 
         def encode_span(start: int, end: int) -> torch.Tensor:
             piece = prepared[:, start * SAMPLES_PER_FRAME : end * SAMPLES_PER_FRAME]

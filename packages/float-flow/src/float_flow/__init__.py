@@ -11,6 +11,7 @@ from float_flow.convert import (
     OfficialLicenseWarning,
     convert_official,
     load_official,
+    official_buffers,
     official_shapes,
 )
 from float_flow.guidance import IncrementalGuidance, guidance_weights
@@ -45,6 +46,7 @@ __all__ = [
     "integrate",
     "interpolate",
     "load_official",
+    "official_buffers",
     "official_shapes",
     "sample_noise",
     "sample_time",

@@ -3,7 +3,9 @@
 The official float.pth is CC BY-NC-ND: we never ship it. This maps a user's own copy onto our module, whose
 parameter names mirror the official ones, so the mapping is "strip ``fmt.``": every one of the 93 tensors
 must be present with the expected shape and every parameter of ours must be filled. Tensors under other
-prefixes (motion auto-encoder, audio projection) are ignored; the band mask is not stored and is rebuilt.
+prefixes (motion auto-encoder, audio projection) are ignored. The band mask is rebuilt from the config; a
+file that also stores it (``fmt.alignment_mask``, a registered buffer the official loader never reads) must
+hold the same band.
 """
 
 from __future__ import annotations
@@ -32,6 +34,32 @@ class OfficialLicenseWarning(UserWarning):
 
 # Buffers of the official module that a checkpoint may carry; we rebuild them from the config.
 _REBUILT = {"alignment_mask"}
+
+
+def official_buffers(config: TransformerConfig) -> dict[str, Tensor]:
+    """Name (without ``fmt.``) -> value of the buffers float.pth may also hold: the [N, N] bool band mask."""
+    return {"alignment_mask": band_mask(config.num_tokens, config.attention_window)}
+
+
+def check_buffers(config: TransformerConfig, stored: Mapping[str, Tensor]) -> None:
+    """Stored buffers (no prefix) must equal the rebuilt ones (True = blocked, as officially).
+
+    Raises:
+        ValueError: a stored buffer differs in shape or value (the message names the key).
+    """
+    rebuilt = official_buffers(config)
+    for key, value in stored.items():
+        ours = rebuilt[key]
+        if tuple(value.shape) != tuple(ours.shape):
+            raise ValueError(
+                f"{PREFIX}{key} has shape {tuple(value.shape)}, expected {tuple(ours.shape)} for {config}"
+            )
+        if not torch.equal(value.detach().to(torch.bool), ours):
+            blocked = int(value.detach().to(torch.bool).sum())
+            raise ValueError(
+                f"{PREFIX}{key} is not the +-{config.attention_window}-frame band this model attends over "
+                f"({blocked} blocked entries, expected {int(ours.sum())}): the attention pattern would differ"
+            )
 
 
 def _infer_config(fmt: Mapping[str, Tensor], num_heads: int, attention_window: int) -> dict[str, int | float]:
@@ -122,7 +150,7 @@ def convert_official(
 
     Raises:
         KeyError: an ``fmt.*`` tensor is missing, or an unknown one is present.
-        ValueError: a tensor has the wrong shape.
+        ValueError: a tensor has the wrong shape, or a stored ``fmt.alignment_mask`` is not the band.
 
     Warns:
         OfficialLicenseWarning: the weights are CC BY-NC-ND 4.0 (silence it once you have told the user).
@@ -132,8 +160,7 @@ def convert_official(
     fmt = {k[len(PREFIX) :]: v for k, v in state_dict.items() if k.startswith(PREFIX)}
     if not fmt:
         raise KeyError("no 'fmt.*' tensors found: is this the official float.pth state dict?")
-    for name in _REBUILT:
-        fmt.pop(name, None)
+    stored = {name: fmt.pop(name) for name in _REBUILT if name in fmt}
 
     config = TransformerConfig(**_infer_config(fmt, num_heads, attention_window))
     expected = official_shapes(config)
@@ -149,12 +176,14 @@ def convert_official(
             raise ValueError(
                 f"{PREFIX}{key} has shape {tuple(fmt[key].shape)}, expected {shape} for the config {config}"
             )
+    check_buffers(config, stored)
     # Validated first, built second: the random init is skipped because every tensor is replaced.
     with skip_init():
         model = FlowMatchingTransformer(**config.model_dump())
-    model.load_state_dict({k: v.to(torch.float32) for k, v in fmt.items()}, strict=True, assign=True)
+    tensors = {k: v.to(torch.float32).contiguous() for k, v in fmt.items()}
+    model.load_state_dict(tensors, strict=True, assign=True)
     model.pos_embed.requires_grad_(False)
-    # Not stored in float.pth: rebuilt from the band width (a stored one, if any, was dropped above).
+    # Rebuilt from the band width (a stored one, if any, was checked equal above).
     model.alignment_mask = band_mask(model.config.num_tokens, model.config.attention_window)
     warnings.warn(OFFICIAL_LICENSE_NOTICE, OfficialLicenseWarning, stacklevel=2)
     return model

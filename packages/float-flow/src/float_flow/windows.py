@@ -8,7 +8,8 @@ grow with the clip length (the caller's [B, T, d_a] audio features are the only 
 
 Deliberate choices against the official release (see docs/float-flow.md):
 - noise: one seeded ``torch.Generator`` per run; each window draws fresh noise from it in turn, so a seed
-  reproduces the whole run exactly (official: irreproducible, or identical noise in every window);
+  reproduces the whole run exactly (official: irreproducible, or, with its ``--fix_noise_seed``, identical
+  noise in every window: ``fix_noise_seed=True`` here);
 - the first window's context is selectable: ``"zeros"`` (official) or ``"source"`` (the source motion
   repeated, which continues the portrait's own pose);
 - optional linear cross-fade of ``crossfade`` overlapping frames at each seam (off by default, official).
@@ -104,6 +105,7 @@ def generate_windows(
     first_context: FirstContext = "zeros",
     crossfade: int = 0,
     batched_guidance: bool = True,
+    fix_noise_seed: bool = False,
 ) -> Iterator[MotionWindow]:
     """Yield the clip's motion window by window (frames in order, each frame exactly once).
 
@@ -120,6 +122,8 @@ def generate_windows(
         first_context: ``"zeros"`` (official) or ``"source"``: context latents of the first window.
         crossfade: k frames of overlap blended linearly at each seam, 0 <= k <= L - L' (0 = official).
         batched_guidance: one batched forward per step (default) or separate forwards.
+        fix_noise_seed: every window starts from the same noise, drawn from the generator's state at the
+            start (the official ``--fix_noise_seed``); needs ``seed`` or ``generator``.
 
     Yields:
         :class:`MotionWindow` pieces; concatenated along frames they give [B, T, d]. The last window's
@@ -148,6 +152,10 @@ def generate_windows(
         if generator is not None:
             raise ValueError("pass either generator or seed, not both")
         generator = torch.Generator(device=model.x_embedder.proj.weight.device).manual_seed(seed)
+    if fix_noise_seed and generator is None:
+        raise ValueError("fix_noise_seed needs a seed or a generator (the noise every window repeats)")
+    # The same noise in every window: rewind the generator to this state before each one.
+    initial_state = generator.get_state() if fix_noise_seed and generator is not None else None
 
     B = source.shape[0]
     stride = L - crossfade
@@ -172,6 +180,8 @@ def generate_windows(
             pose=None if pose is None else _pad_frames(pose, start, L),
             prev_pose=prev_pose,
         )
+        if initial_state is not None and generator is not None:
+            generator.set_state(initial_state)
         raw = sample_window(
             model,
             cond,

@@ -20,6 +20,8 @@ from float_motion_ae.convert import (
     OfficialLicenseWarning,
     convert_official,
     load_official,
+    official_buffers,
+    official_shapes,
 )
 from float_motion_ae.model import Encoded, MotionAutoEncoder
 from float_motion_ae.renderers import (
@@ -52,6 +54,8 @@ __all__ = [
     "edit_motion",
     "load_official",
     "motion_coordinates",
+    "official_buffers",
+    "official_shapes",
     "rank_directions",
     "tune_cpu_allocator",
 ]

@@ -1,5 +1,8 @@
 """Load the motion auto-encoder of a user's official ``float.pth`` into ``MotionAutoEncoder``.
 
+float.pth may or may not also hold the 35 registered blur/upsample kernels (the official loader copies only
+parameters): both are accepted, and a stored kernel must equal the constant we rebuild.
+
 The official weights are licensed CC BY-NC(-ND) 4.0 (non-commercial; the README's ND reading forbids
 distributing modified versions). We never ship them; this converter only maps a copy the user already has.
 """
@@ -31,6 +34,40 @@ class OfficialLicenseWarning(UserWarning):
     """Emitted (once per call, text ``OFFICIAL_LICENSE_NOTICE``) whenever official weights are converted."""
 
 
+def official_shapes(**config: int) -> dict[str, tuple[int, ...]]:
+    """Name (no ``motion_autoencoder.`` prefix) -> shape of every parameter float.pth must hold (177)."""
+    return {k: tuple(v.shape) for k, v in _blueprint(**config).state_dict().items()}
+
+
+def official_buffers(**config: int) -> dict[str, torch.Tensor]:
+    """Name -> value of the registered buffers float.pth may also hold (35 blur/upsample kernels [4, 4])."""
+    return {k: v.clone() for k, v in _blueprint(**config).named_buffers()}
+
+
+def _blueprint(**config: int) -> MotionAutoEncoder:
+    # A CPU build is fast (random init of 45 M values ~0.3 s) and gives real buffer values (meta would not).
+    return MotionAutoEncoder(MotionAEConfig.build(None, **config))
+
+
+def check_buffers(model: MotionAutoEncoder, stored: Mapping[str, Any], prefix: str = OFFICIAL_PREFIX) -> None:
+    """Check stored buffers (``model``'s names, no prefix) against the ones ``model`` rebuilt.
+
+    Raises:
+        ValueError: a stored buffer differs in shape or value (the message names the key).
+    """
+    for key, value in stored.items():
+        ours = model.get_buffer(key)
+        if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(ours.shape):
+            shape = list(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise ValueError(f"{prefix}{key} is {shape}, expected the constant kernel {list(ours.shape)}")
+        if not torch.allclose(value.detach().to(torch.float32), ours.float(), rtol=0.0, atol=1e-6):
+            raise ValueError(
+                f"{prefix}{key} differs from the kernel this model rebuilds (max abs difference "
+                f"{(value.detach().float() - ours.float()).abs().max().item():.3g}): not an official "
+                "FLOAT checkpoint, or a modified one"
+            )
+
+
 def _unwrap(state_dict: Mapping[str, Any]) -> Mapping[str, Any]:
     # Some tools save {"state_dict": {...}} or {"model": {...}}; accept them when no key has our prefix.
     if not any(isinstance(k, str) and k.startswith(OFFICIAL_PREFIX) for k in state_dict):
@@ -58,14 +95,16 @@ def convert_official(
         **config: ``MotionAEConfig`` fields when the checkpoint is not the default 512x512 model.
 
     Returns:
-        A ``MotionAutoEncoder`` in eval mode holding exactly those tensors (blur kernels are rebuilt).
+        A ``MotionAutoEncoder`` in eval mode holding exactly those tensors (blur kernels are rebuilt; stored
+        ones, if the file has them, must equal the rebuilt constants).
 
     Warns:
         OfficialLicenseWarning: the weights are CC BY-NC(-ND) 4.0 (silence it once you have told the user).
 
     Raises:
         KeyError: a tensor is missing or unexpected under ``prefix`` (the message names the keys).
-        ValueError: a tensor has the wrong shape (the message names the key and both shapes).
+        ValueError: a tensor has the wrong shape (the message names the key and both shapes), or a stored
+            buffer differs from the constant we rebuild.
     """
     warnings.warn(OFFICIAL_LICENSE_NOTICE, OfficialLicenseWarning, stacklevel=2)
     source = _unwrap(state_dict)
@@ -77,8 +116,10 @@ def convert_official(
         )
     model = MotionAutoEncoder(MotionAEConfig.build(None, **config))
     expected = model.state_dict()
+    buffers = {name for name, _ in model.named_buffers()}
+    stored_buffers = {k: v for k, v in ours.items() if k in buffers}
     missing = sorted(set(expected) - set(ours))
-    unexpected = sorted(set(ours) - set(expected))
+    unexpected = sorted(set(ours) - set(expected) - buffers)
     if missing:
         raise KeyError(f"missing from the checkpoint: {_format_keys([prefix + k for k in missing])}")
     if unexpected:
@@ -95,6 +136,7 @@ def convert_official(
                 f"{prefix}{key} has shape {list(value.shape)}, expected {list(target.shape)} for "
                 f"MotionAutoEncoder({model.config.model_dump()})"
             )
+    check_buffers(model, stored_buffers, prefix)
     model.load_state_dict({k: ours[k].to(torch.float32) for k in expected}, strict=True)
     return model.eval()
 

@@ -8,7 +8,8 @@ Public API: the bundle format (:class:`BundleManifest`, :func:`save_bundle`, :fu
 ``generate`` to an mp4), the portrait crop and paste-back (:func:`prepare_portrait`, :func:`face_box`,
 :class:`PasteBack`), the streaming mp4 writer (:class:`VideoWriter`), complete-or-absent writes
 (:func:`atomic_path`, :func:`write_text_atomic`) and the official-checkpoint conversion
-(:func:`convert_official_checkpoint`). Test helpers (random bundles) live in ``float_pipeline.testing``.
+(:func:`convert_official_checkpoint`, in memory :func:`convert_official_state`). Test helpers (random
+bundles) live in ``float_pipeline.testing``.
 """
 
 from float_pipeline.atomic import atomic_path, remove_stale_temporaries, write_text_atomic
@@ -31,10 +32,14 @@ from float_pipeline.bundle import (
 )
 from float_pipeline.conditions import parse_emotion
 from float_pipeline.convert import (
+    DEFAULT_AUDIO_CHUNK_SECONDS,
     DEFAULT_EMOTION_MODEL,
     OFFICIAL_NUM_TENSORS,
     ConversionError,
+    ConvertedOfficial,
+    OfficialCheckpointWarning,
     convert_official_checkpoint,
+    convert_official_state,
 )
 from float_pipeline.errors import GenerateError, ImageError, NoFaceError, OptionError, OutputError
 from float_pipeline.options import Device, DType, GenerateOptions, GenerationResult
@@ -57,6 +62,7 @@ from float_pipeline.writer import (
 )
 
 __all__ = [
+    "DEFAULT_AUDIO_CHUNK_SECONDS",
     "DEFAULT_EMOTION_MODEL",
     "OFFICIAL_NUM_TENSORS",
     "AudioSpec",
@@ -64,6 +70,7 @@ __all__ = [
     "BundleError",
     "BundleManifest",
     "ConversionError",
+    "ConvertedOfficial",
     "DType",
     "Device",
     "GenerateError",
@@ -74,6 +81,7 @@ __all__ = [
     "ImageInput",
     "LogMelAudioSpec",
     "NoFaceError",
+    "OfficialCheckpointWarning",
     "OptionError",
     "OutputError",
     "PasteBack",
@@ -92,6 +100,7 @@ __all__ = [
     "check_output_file",
     "check_output_path",
     "convert_official_checkpoint",
+    "convert_official_state",
     "default_bundle_path",
     "face_box",
     "is_bundle",

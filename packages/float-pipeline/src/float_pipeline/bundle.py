@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from float_audio import (
     AudioProjection,
@@ -91,6 +91,19 @@ class Wav2Vec2AudioSpec(BaseModel):
         description="folder relative to the bundle, absolute folder, or Hugging Face id",
     )
     layers: Literal["all", "last"] = "all"
+    chunk_seconds: float = Field(
+        30.0, ge=0, description="audio encoded in chunks of at most this long; 0: whole clip (official)"
+    )
+    overlap_seconds: float = Field(4.0, ge=0, description="cross-faded overlap between audio chunks")
+
+    @model_validator(mode="after")
+    def _check_chunking(self) -> Wav2Vec2AudioSpec:
+        if self.chunk_seconds > 0 and 2 * round(self.overlap_seconds * 25) >= round(self.chunk_seconds * 25):
+            raise ValueError(
+                f"overlap_seconds ({self.overlap_seconds}) must be under half of chunk_seconds "
+                f"({self.chunk_seconds}); chunk_seconds 0 encodes the whole clip at once"
+            )
+        return self
 
 
 AudioSpec = Annotated[LogMelAudioSpec | Wav2Vec2AudioSpec, Field(discriminator="kind")]
@@ -113,6 +126,18 @@ class GenerationDefaults(BaseModel):
     )
     crop_phases: int = Field(
         1, ge=1, description="detection heights the portrait's face box is averaged over (1: one detection)"
+    )
+    crop_rule: Literal["kit", "official"] = Field(
+        "kit", description="'official': the official release's detection and resize filters step for step"
+    )
+    detector: Literal["dlib", "face-alignment", "auto"] = Field(
+        "dlib", description="face detector for the crop (auto: face-alignment when its weights are found)"
+    )
+    detector_weights: str | None = Field(
+        None, description="folder with face-alignment's weights (None: the torch hub cache)"
+    )
+    fix_noise_seed: bool = Field(
+        False, description="the same noise in every window (the official --fix_noise_seed)"
     )
 
 
@@ -149,9 +174,18 @@ class Bundle:
         return self.manifest.resolution
 
     @torch.no_grad()
-    def audio_features(self, waveform: torch.Tensor, num_frames: int | None = None) -> torch.Tensor:
-        """``[B, N]`` 16 kHz waveform -> ``[B, T, flow.dim_audio]`` projected features at 25 fps."""
-        raw = self.audio_encoder.encode(waveform, num_frames)
+    def audio_features(
+        self, waveform: torch.Tensor, num_frames: int | None = None, *, chunk_seconds: float | None = None
+    ) -> torch.Tensor:
+        """``[B, N]`` 16 kHz waveform -> ``[B, T, flow.dim_audio]`` projected features at 25 fps.
+
+        ``chunk_seconds`` overrides a wav2vec2 encoder's chunk length for this call (0: whole clip, as
+        officially; None: the bundle's ``audio.chunk_seconds``); the log-mel encoder has no chunks.
+        """
+        encoder = self.audio_encoder
+        if chunk_seconds is not None and isinstance(encoder, Wav2Vec2FrameEncoder):
+            encoder = encoder.with_chunking(chunk_seconds)
+        raw = encoder.encode(waveform, num_frames)
         weight = self.audio_projection.linear.weight
         return self.audio_projection(raw.to(weight.device, weight.dtype))
 
@@ -180,6 +214,8 @@ def build_audio_encoder(
         local_files_only=resolve_local_files_only(local_files_only),
         layers=spec.layers,
         project=False,
+        chunk_seconds=spec.chunk_seconds,
+        overlap_seconds=spec.overlap_seconds,
     )
 
 

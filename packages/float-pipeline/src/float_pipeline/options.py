@@ -54,11 +54,23 @@ class GenerateOptions(BaseModel):
         description="head pose for bundles with a pose condition: a .npy/.pt/.csv [T, p] file, or 'none'",
     )
     decode_batch: int = Field(8, ge=1, description="motions decoded per auto-encoder call")
-    detector: Literal["dlib", "face-alignment", "auto"] = Field(
-        "dlib", description="face detector for crop: dlib (offline), face-alignment, auto"
+    detector: Literal["dlib", "face-alignment", "auto"] | None = Field(
+        None,
+        description="face detector for crop: dlib (offline), face-alignment, auto (None: the bundle's, "
+        "dlib unless it says otherwise)",
     )
     detector_weights: str | None = Field(
-        None, description="folder with the face-alignment weights (for detector face-alignment/auto)"
+        None,
+        description="folder with the face-alignment weights (default: the bundle's, else torch hub's)",
+    )
+    crop_rule: Literal["kit", "official"] | None = Field(
+        None, description="'official': the official release's crop step for step (default: the bundle's)"
+    )
+    fix_noise_seed: bool | None = Field(
+        None, description="the same noise in every window, as the official --fix_noise_seed (bundle default)"
+    )
+    audio_chunk_seconds: float | None = Field(
+        None, ge=0, description="audio chunk length in seconds; 0: whole clip, official (bundle default)"
     )
     crop_scale: float | None = Field(
         None, gt=0, description="crop half-side / face half-size (default: the bundle's; official 1.6)"
@@ -85,6 +97,8 @@ class GenerationResult:
         width, height: frame size in pixels.
         emotion: the ``[7]`` emotion vector used (order of ``float_emotion.EMOTIONS``).
         seconds: wall-clock seconds the generation took.
+        detector: the face detector that placed the crop (None with ``crop=False``).
+        notes: things the user should know (e.g. the official crop rule without its detector).
     """
 
     path: Path
@@ -94,3 +108,5 @@ class GenerationResult:
     height: int
     emotion: tuple[float, ...]
     seconds: float
+    detector: str | None = None
+    notes: tuple[str, ...] = ()

@@ -30,6 +30,7 @@ from float_motion_ae import tune_cpu_allocator
 from float_pipeline.bundle import Bundle, load_bundle
 from float_pipeline.conditions import build_predictor, emotion_spec, load_pose, predict_emotion
 from float_pipeline.errors import OptionError
+from float_pipeline.official_crop import find_sfd_weights
 from float_pipeline.options import GenerateOptions, GenerationResult
 from float_pipeline.portrait import ImageInput, PasteBack, Portrait, prepare_portrait
 from float_pipeline.writer import VideoWriter, check_not_an_input, check_output_path
@@ -175,14 +176,16 @@ class Pipeline:
         except ValueError as error:
             raise OptionError(f"--steps {steps}: {error}") from error
         spec = emotion_spec(self.bundle, options.emotion)
+        detector = options.detector or defaults.detector
         portrait = prepare_portrait(
             image,
             self.resolution,
             crop=options.crop,
-            detector=options.detector,
-            weights_dir=options.detector_weights,
+            detector=detector,
+            weights_dir=_detector_weights(detector, options.detector_weights or defaults.detector_weights),
             scale=defaults.crop_scale if options.crop_scale is None else options.crop_scale,
             phases=defaults.crop_phases if options.crop_phases is None else options.crop_phases,
+            rule=options.crop_rule or defaults.crop_rule,
         )
         try:
             loaded = load_audio(audio, allow_silent=options.allow_silent)
@@ -204,7 +207,10 @@ class Pipeline:
         # Once per clip: the source maps in the layout (and warp dtype) every decoded frame reads fastest.
         features = bundle.motion_ae.prepare_features(encoded.features)
         source_motion = bundle.motion_ae.motion(encoded.coeffs)
-        audio = bundle.audio_features(clip.audio.waveform[None].to(device), clip.num_frames).to(dtype)
+        waveform = clip.audio.waveform[None].to(device)
+        audio = bundle.audio_features(
+            waveform, clip.num_frames, chunk_seconds=options.audio_chunk_seconds
+        ).to(dtype)
         pose = None if clip.pose is None else clip.pose.to(device=device, dtype=dtype)
         compose = PasteBack(clip.portrait.original, clip.portrait.box) if options.paste_back else None
         windows = generate_windows(
@@ -220,6 +226,7 @@ class Pipeline:
             audio_scale=defaults.audio_scale if options.audio_scale is None else options.audio_scale,
             emotion_scale=defaults.emotion_scale if options.emotion_scale is None else options.emotion_scale,
             first_context=options.first_context,
+            fix_noise_seed=_pick(options.fix_noise_seed, defaults.fix_noise_seed),
         )
         for window in windows:
             motion = window.motion[0]
@@ -279,6 +286,8 @@ class Pipeline:
             height=height,
             emotion=tuple(float(v) for v in clip.emotion[0]),
             seconds=time.perf_counter() - began,
+            detector=clip.portrait.detector,
+            notes=() if clip.portrait.note is None else (clip.portrait.note,),
         )
 
     def __call__(
@@ -293,6 +302,18 @@ class Pipeline:
         if out is None:
             return self.frames(image, audio, options, **overrides)
         return self.generate(image, audio, out, options, **overrides)
+
+
+def _pick(value: bool | None, default: bool) -> bool:
+    return default if value is None else value
+
+
+def _detector_weights(detector: str, weights_dir: str | None) -> str | None:
+    """The face-alignment weights folder: the one given, else the torch hub cache when it holds SFD."""
+    if weights_dir is not None or detector == "dlib":
+        return weights_dir
+    found = find_sfd_weights()
+    return None if found is None else str(found)
 
 
 def _options(options: GenerateOptions | None, overrides: dict[str, Any]) -> GenerateOptions:

@@ -18,6 +18,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from float_data import CropBox, FaceDetector, crop_box_from_face, crop_face, make_detector, stable_face_box
 from float_pipeline.errors import ImageError, NoFaceError
+from float_pipeline.official_crop import (
+    OFFICIAL_SCORE,
+    SFD_FILE,
+    default_detector_weights_dir,
+    official_crop,
+    official_face_box,
+)
 
 ImageInput = str | Path | Image.Image | np.ndarray
 
@@ -30,11 +37,15 @@ class Portrait:
         original: uint8 RGB [H, W, 3], the image as given.
         crop: uint8 RGB [S, S, 3], the square the auto-encoder animates (S = bundle resolution).
         box: where ``crop`` sits in ``original`` (source pixels; may extend past the border).
+        detector: name of the face detector that placed ``box`` (None without a face crop).
+        note: what the user should know about the crop (e.g. the official rule without its detector).
     """
 
     original: np.ndarray
     crop: np.ndarray
     box: CropBox
+    detector: str | None = None
+    note: str | None = None
 
 
 def _describe(image: ImageInput) -> str:
@@ -134,11 +145,15 @@ def prepare_portrait(
     weights_dir: str | None = None,
     scale: float = 1.6,
     phases: int = 1,
+    rule: str = "kit",
 ) -> Portrait:
     """Read ``image`` and cut the [size, size] square to animate (face crop, or the whole image padded);
-    ``scale`` and ``phases`` as in :func:`face_box`."""
+    ``scale`` and ``phases`` as in :func:`face_box`. ``rule="official"`` crops as the official release
+    (:mod:`float_pipeline.official_crop`; ``phases`` unused) and notes when the detector is not its SFD."""
     original = load_image(image)
     height, width = original.shape[:2]
+    if crop and rule == "official":
+        return _official_portrait(original, size, detector, weights_dir, scale, _describe(image))
     if crop:
         box = face_box(
             original,
@@ -150,7 +165,30 @@ def prepare_portrait(
         )
     else:
         box = padded_square_box(height, width)
-    return Portrait(original=original, crop=crop_face(original, box, size), box=box)
+    used = cached_detector(detector, weights_dir).name if crop else None
+    return Portrait(original=original, crop=crop_face(original, box, size), box=box, detector=used)
+
+
+def _official_portrait(
+    original: np.ndarray, size: int, detector: str, weights_dir: str | None, scale: float, source: str
+) -> Portrait:
+    found = cached_detector(detector, weights_dir)
+    sfd = found.name == "face-alignment"
+    box = official_face_box(found, original, min_score=OFFICIAL_SCORE if sfd else None, scale=scale)
+    if box is None:
+        raise NoFaceError(
+            f"no face found in {source} by the {found.name} detector"
+            + (f" (score > {OFFICIAL_SCORE})" if sfd else "")
+            + ": pass --no-crop (crop=False) to animate the whole image padded to a square"
+        )
+    note = None
+    if not sfd:
+        note = (
+            f"official crop rule, but the face was found by {found.name} (face-alignment's SFD weights "
+            f"{SFD_FILE} not found in {weights_dir or default_detector_weights_dir()}): the crop can differ "
+            "from the official one; pass --detector-weights DIR holding that file"
+        )
+    return Portrait(original, official_crop(original, box, size), box, detector=found.name, note=note)
 
 
 def feather_mask(box: CropBox, height: int, width: int, feather: float = 0.1) -> np.ndarray:
