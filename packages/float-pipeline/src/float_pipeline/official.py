@@ -210,7 +210,10 @@ def read_official(path: str | Path) -> tuple[Mapping[str, Any], list[str]]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as error:  # torch raises pickle, zip and runtime errors here
-        raise ConversionError(f"{path} is not a readable PyTorch checkpoint ({error})") from error
+        raise ConversionError(
+            f"{path} is not a PyTorch checkpoint that torch.load can read ({error}); pass your copy of the "
+            "official float.pth"
+        ) from error
     state, unwrap_notes = unwrap(obj, path.name)
     return state, notes + unwrap_notes
 
