@@ -4,6 +4,10 @@ Loss (float-motion-ae): L1 + LPIPS + L_comp-lp on eye/mouth crops (+ optional no
 term with a StyleGAN2 discriminator and lazy R1). Validation scores held-out pairs: PSNR of the
 reconstruction, PSNR of just copying the source frame (the trivial solution a small model can sit on), and
 LPIPS when the VGG weights are available. The optional plateau guard restarts a run stuck on that copy.
+
+Pairs come from ``float_data.AutoEncoderPairs`` in a step-indexed order (every frame drives once per epoch),
+or with ``data.pair_sampling: video`` are drawn per video from the run's generator (:mod:`float_train.frames`,
+the demo bundle's recipe).
 """
 
 from __future__ import annotations
