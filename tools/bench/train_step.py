@@ -4,7 +4,7 @@ Run: ``uv run python tools/bench/train_step.py`` (paper config: auto-encoder 512
 FMT 157 M params with 10 + 50 frames; batch 8) or ``--small`` (tiny models, seconds). Options: ``--help``.
 
 ``--demo --stage ae --ae-variants`` times the demo bundle's auto-encoder (64 px, 64 channels, batch 32, as
-``apps/float-train/recipes/demo-ae*.yaml`` train it with proof.train: batch strategy "activations") four ways
+``apps/float-train/configs/demo-ae*.yaml`` train it: batch strategy "activations") four ways
 in one run and prints each as a ratio of the first: every weight trained in float32 (baseline), under bf16
 autocast (``mixed_precision: bf16``), the renderer only (``trainable: decoder``,
 ``MotionAutoEncoder.freeze_motion``), and both; then bf16 autocast once more with the activation bias kept
@@ -49,7 +49,7 @@ from float_motion_ae.training import LossWeights, MotionAELoss, PerceptualLoss
 
 PAPER_AE = {"size": 512}
 SMALL_AE = {"size": 64, "latent_dim": 64, "motion_dim": 8, "channel_base": 1024, "channel_max": 32}
-# The demo bundle's auto-encoder (apps/float-train/recipes/demo-ae.yaml), trained at batch 32.
+# The demo bundle's auto-encoder (apps/float-train/configs/demo-ae.yaml), trained at batch 32.
 DEMO_AE = {
     "size": 64,
     "latent_dim": 128,
@@ -81,7 +81,7 @@ def ae_step(
     torch.manual_seed(0)
     model = MotionAutoEncoder(**config).train()
     if activations:
-        # proof.train's setting (float-train keeps "auto")
+        # the demo configs' setting (float-train's default: auto)
         model.set_renderer(default_renderer(batch="activations"))
     if decoder_only:
         model.freeze_motion()

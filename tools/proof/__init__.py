@@ -1,8 +1,9 @@
-"""FLOAT-kit's learning proof: train the demo bundle on the offline corpus, score lip sync on held-out audio.
+"""FLOAT-kit's learning proof: score a bundle's lip sync on held-out audio of the offline corpus.
 
-``python -m proof.train`` trains both stages from the recipes in ``apps/float-train/recipes/`` and exports a
-bundle; ``python -m proof.run`` generates clips for a held-out corpus and scores them (mouth-opening Pearson r
-against the ground truth, a shuffled-audio baseline, auto-encoder PSNR). See ``docs/proof.md``.
+float-train trains the demo bundle (``apps/float-train/configs/demo-*.yaml``); ``python -m proof.run``
+generates clips for a held-out corpus and scores them (mouth-opening Pearson r against the ground truth, a
+shuffled-audio baseline, auto-encoder PSNR). ``proof.portraits`` writes the training corpus's extra portraits
+and ``proof.crop_scale`` measures a prepared set's crop zoom. See ``docs/proof.md``.
 """
 
 from proof.measure import pearson, psnr, shuffled_pairs, speech_mask

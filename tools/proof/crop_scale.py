@@ -7,7 +7,8 @@ the median face half-size plus the head's largest excursion, while float-generat
 own face box: ``half = crop_scale * r``. For every prepared clip this measures ``half / r`` with ``r`` from
 frame 0 of the source clip, detected as float-generate detects a portrait (``float_data.stable_face_box``
 with ``--phases``), and prints the median: the ``crop_scale`` a bundle trained on that set should declare
-(``defaults.crop_scale`` of its FMT recipe) so that portraits are cropped at the zoom it learned.
+(``export.crop_scale`` of its float-train stage-2 config) so that portraits are cropped at the zoom it
+learned.
 """
 
 from __future__ import annotations

@@ -121,3 +121,59 @@ def test_stage_mismatch_and_lpips_without_weights(prepared_dir: Path, tmp_path: 
     data["model"] = {"size": 32, "latent_dim": 32, "motion_dim": 8, "channel_base": 512, "channel_max": 16}
     result = runner.invoke(app, ["ae", str(_write(tmp_path / "e.yaml", data))])
     assert result.exit_code == 2 and "set lpips_vgg: PATH" in result.output
+
+
+def test_device_threads_and_the_old_cpu_key(prepared_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    from float_train import loop as loop_module
+    from float_train.ae import AETrainer
+
+    def train(**values: object) -> AEStageConfig:
+        data = _base(prepared_dir, tmp_path)
+        data["train"] |= values
+        config = load_config(_write(tmp_path / "c.yaml", data), "ae")
+        assert isinstance(config, AEStageConfig)
+        return config
+
+    assert train().train.device == "auto" and train().train.threads is None
+    assert train(cpu=True).train.device == "cpu" and train(cpu=False).train.device == "auto"  # the old name
+    assert train(cpu=True, device="cpu").train.device == "cpu"
+    with pytest.raises(ConfigError, match="contradicts device: cuda"):
+        train(cpu=True, device="cuda")
+    with pytest.raises(ConfigError, match=r"train\.device: Input should be 'auto', 'cpu' or 'cuda'"):
+        train(device="tpu")
+    with pytest.raises(ConfigError, match=r"train\.threads: Input should be greater than 0"):
+        train(threads=0)
+    calls: list[int] = []
+    monkeypatch.setattr(loop_module.torch, "set_num_threads", calls.append)
+    trainer = AETrainer(train(device="cpu", threads=3), show_progress=False)
+    assert calls == [3] and trainer.device.type == "cpu"
+    if not loop_module.torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="sees no CUDA device"):
+            AETrainer(train(device="cuda"), show_progress=False)
+
+
+def test_sampling_modes_belong_to_their_stage(prepared_dir: Path, ae_run: Path, tmp_path: Path) -> None:
+    def ae(**data: object) -> None:
+        base = _base(prepared_dir, tmp_path)
+        base["data"] |= data
+        load_config(_write(tmp_path / "a.yaml", base), "ae")
+
+    def fmt(**data: object) -> None:
+        base = {
+            "run_dir": str(tmp_path / "f"),
+            "data": {"root": str(prepared_dir), **data},
+            "motion_ae": str(ae_run),
+            "train": {"steps": 1},
+        }
+        load_config(_write(tmp_path / "f.yaml", base), "fmt")
+
+    ae(pair_sampling="video")
+    fmt(window_sampling="random")
+    with pytest.raises(ConfigError, match="min_gap and max_gap belong to pair_sampling 'frame'"):
+        ae(pair_sampling="video", max_gap=4)
+    with pytest.raises(ConfigError, match="window_stride belongs to window_sampling 'grid'"):
+        fmt(window_sampling="random", window_stride=1)
+    with pytest.raises(ConfigError, match=r"data\.window_sampling is a stage-2 setting"):
+        ae(window_sampling="random")
+    with pytest.raises(ConfigError, match=r"data\.pair_sampling is a stage-1 setting"):
+        fmt(pair_sampling="video")

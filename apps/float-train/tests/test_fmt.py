@@ -67,3 +67,33 @@ def test_fmt_checks_the_motion_width_against_the_auto_encoder(fmt_config, tmp_pa
 def test_export_refuses_a_stage_one_run(ae_run: Path, tmp_path: Path) -> None:
     done = runner.invoke(app, ["export", str(ae_run), str(tmp_path / "b")])
     assert done.exit_code == 2 and "needs a stage-2 run dir" in done.output
+
+
+def test_export_writes_the_configured_generation_defaults_and_card(fmt_config, tmp_path: Path) -> None:
+    # sample: steps, solver and guidance scales; export: emotion and the portrait crop (demo-fmt.yaml's keys)
+    run = tmp_path / "fmt"
+    extra = {
+        "train": {"steps": 2},
+        "sample": {"frames": 0, "nfe": 4, "method": "midpoint", "audio_scale": 1.5},
+        "export": {"emotion": "happy", "crop_scale": 1.71, "crop_phases": 4},
+    }
+    FMTTrainer(load_config(fmt_config(run, **extra), "fmt"), show_progress=False).run()
+    card = tmp_path / "CARD.md"
+    card.write_text("# my card\n")
+    out = tmp_path / "bundle"
+    done = runner.invoke(app, ["export", str(run), str(out), "--card", str(card)])
+    assert done.exit_code == 0, done.output
+    defaults = load_bundle(out).manifest.defaults
+    assert (defaults.steps, defaults.method, defaults.audio_scale, defaults.emotion_scale) == (
+        4,
+        "midpoint",
+        1.5,
+        1.0,
+    )
+    assert (defaults.emotion, defaults.crop_scale, defaults.crop_phases) == ("happy", 1.71, 4)
+    assert (out / "README.md").read_text() == "# my card\n"
+    no_card = ["--card", str(tmp_path / "no.md")]
+    missing = runner.invoke(app, ["export", str(run), str(tmp_path / "b2"), *no_card])
+    assert missing.exit_code == 2 and "no.md does not exist" in missing.output
+    with pytest.raises(ConfigError, match="nfe must be even"):
+        load_config(fmt_config(tmp_path / "odd", sample={"nfe": 3, "method": "midpoint"}), "fmt")

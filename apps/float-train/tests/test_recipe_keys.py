@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from float_motion_ae import MotionAutoEncoder
 from float_motion_ae.training import coefficient_scale
 from float_train.ae import AETrainer, guard_action
 from float_train.checkpoint import MARKER, complete_checkpoints, latest_checkpoint
-from float_train.config import ConfigError, load_config
+from float_train.config import AEStageConfig, ConfigError, FMTStageConfig, load_config
 from float_train.fmt import FMTTrainer
 from float_train.loop import RunError, lr_factor
 from float_train.metrics import MetricsLog
@@ -190,34 +189,49 @@ def test_stage_2_validates_on_a_separate_dataset(fmt_config, prepared_dir: Path,
 def test_the_committed_demo_configs_validate(
     prepared_dir: Path, ae_run: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    # apps/float-train/configs/demo-cpu-{ae,fmt}.yaml with their relative folders laid out under a work dir
+    # apps/float-train/configs/demo-*.yaml with their relative folders laid out under a work dir
     configs = Path(__file__).parents[1] / "configs"
     for name in ("train", "train_extra", "val"):
         (tmp_path / "prepared").mkdir(exist_ok=True)
         (tmp_path / "prepared" / name).symlink_to(prepared_dir)
     (tmp_path / "runs").mkdir()
-    (tmp_path / "runs" / "ae_float_train").symlink_to(ae_run)
+    for name in ("ae_float_train", "ae_phase1", "ae"):
+        (tmp_path / "runs" / name).symlink_to(ae_run)
     monkeypatch.chdir(tmp_path)
     fmt = load_config(configs / "demo-cpu-fmt.yaml", "fmt")
     assert fmt.motion_ae == Path("runs/ae_float_train") and fmt.data.val_root == Path("prepared/val")
-    # stage 2 is proof.train's demo-fmt.yaml recipe: every shared number must stay the same
-    recipe = yaml.safe_load((Path(__file__).parents[1] / "recipes" / "demo-fmt.yaml").read_text())
-    assert fmt.model.model_dump(include=set(recipe["model"])) == recipe["model"]
-    assert fmt.loss.model_dump(include=set(recipe["loss"])) == recipe["loss"]
-    assert fmt.optim.model_dump(include=set(recipe["optim"])) == recipe["optim"]
-    assert fmt.audio.model_dump()["settings"]["n_mels"] == recipe["audio"]["settings"]["n_mels"]
-    same_train = {k: recipe["train"][k] for k in ("steps", "batch_size", "seed", "val_every")}
-    assert fmt.train.model_dump(include=set(same_train)) == same_train
-    assert fmt.val_windows == recipe["val_windows"]
-    defaults = recipe["defaults"]
-    assert (fmt.sample.nfe, fmt.sample.audio_scale, fmt.sample.emotion_scale) == (
-        defaults["steps"],
-        defaults["audio_scale"],
-        defaults["emotion_scale"],
+    # the embedded bundle's recipe: per-video pairs and random windows, drawn as it was trained
+    ae = load_config(configs / "demo-ae.yaml", "ae")
+    tune = load_config(configs / "demo-ae-finetune.yaml", "ae")
+    demo = load_config(configs / "demo-fmt.yaml", "fmt")
+    assert isinstance(ae, AEStageConfig) and isinstance(tune, AEStageConfig)
+    assert isinstance(demo, FMTStageConfig) and isinstance(fmt, FMTStageConfig)
+    assert ae.data.pair_sampling == tune.data.pair_sampling == "video"
+    assert demo.data.window_sampling == "random" and demo.model.dim_motion == ae.model.latent_dim
+    assert tune.init_from == Path("runs/ae_phase1") and demo.motion_ae == Path("runs/ae")
+    assert tune.model == ae.model and tune.augment == ae.augment and tune.loss == ae.loss  # phase 2 continues
+    assert ae.coeff_std is None and tune.coeff_std == 1.0  # latents are rescaled once, at the very end
+    assert ae.guard is not None and ae.guard.at_step < ae.train.steps
+    assert (ae.train.threads, demo.train.threads, demo.train.device) == (2, 1, "cpu")
+    assert (demo.sample.nfe, demo.sample.method, demo.export.emotion, demo.export.crop_scale) == (
+        10,
+        "euler",
+        "neutral",
+        1.6,
     )
-    assert defaults["method"] == "euler" and defaults["emotion"] == "neutral"  # what the export writes
+    # the one-hour recipe's stage 2 is the demo's: every shared number stays the same
+    for section in ("model", "loss", "optim", "audio", "sample", "export"):
+        assert getattr(fmt, section) == getattr(demo, section), section
+    same = {"steps", "batch_size", "seed", "val_every", "log_every"}
+    assert fmt.train.model_dump(include=same) == demo.train.model_dump(include=same)
+    assert fmt.val_windows == demo.val_windows
 
-    cfg = load_config(configs / "demo-cpu-ae.yaml", "ae")
+    cfg = load_config(configs / "demo-cpu-ae.yaml", "ae")  # the one-hour recipe: the demo's model and data
+    assert isinstance(cfg, AEStageConfig) and cfg.model == ae.model and cfg.augment == ae.augment
+    assert cfg.loss == ae.loss and cfg.data.model_dump(exclude={"pair_sampling"}) == ae.data.model_dump(
+        exclude={"pair_sampling"}
+    )
+    assert cfg.data.pair_sampling == "frame"  # as its measured runs drew their pairs
     assert cfg.model.size == 64 and cfg.batch_strategy == "activations" and cfg.coeff_std == 1.0
     assert cfg.loss.mouth_l1 == 2.0 and cfg.augment is not None and cfg.augment.roll_deg == 6.0
     assert len(cfg.data.extra_roots) == 1 and cfg.data.val_root is not None

@@ -23,18 +23,28 @@ def _interrupt_after_six(run: Path) -> None:
     (run / "checkpoints" / ".tmp-step-0000008" / "model").mkdir(parents=True)
 
 
-@pytest.mark.parametrize("stage", ["ae", "fmt"])
+@pytest.mark.parametrize(
+    ("stage", "data"),
+    [
+        ("ae", {}),
+        ("fmt", {}),
+        # the demo recipes' draws: from a checkpointed generator in the main process, not a step-indexed order
+        ("ae", {"pair_sampling": "video"}),
+        ("fmt", {"window_sampling": "random"}),
+    ],
+)
 def test_resume_matches_an_uninterrupted_run(
-    stage: str, ae_config, fmt_config, tmp_path: Path, read_losses, capsys
+    stage: str, data: dict, ae_config, fmt_config, tmp_path: Path, read_losses, capsys
 ) -> None:
     write, trainer = (ae_config, AETrainer) if stage == "ae" else (fmt_config, FMTTrainer)
     full, cut = tmp_path / "full", tmp_path / "cut"
-    trainer(load_config(write(full, train={"steps": 8}), stage), show_progress=False).run()
-    trainer(load_config(write(cut, train={"steps": 6}), stage), show_progress=False).run()
+    trainer(load_config(write(full, train={"steps": 8}, data=data), stage), show_progress=False).run()
+    trainer(load_config(write(cut, train={"steps": 6}, data=data), stage), show_progress=False).run()
     _interrupt_after_six(cut)
     assert [s for s, _ in complete_checkpoints(cut)] == [4]
     capsys.readouterr()
-    trainer(load_config(write(cut, train={"steps": 8}), stage), resume=True, show_progress=False).run()
+    again = write(cut, train={"steps": 8}, data=data)
+    trainer(load_config(again, stage), resume=True, show_progress=False).run()
     out = capsys.readouterr().out
     assert "resumed from" in out and "step-0000004" in out
     reference, resumed = read_losses(full), read_losses(cut)
@@ -67,9 +77,9 @@ def test_existing_run_needs_resume_and_the_same_config(ae_config, tmp_path: Path
 def test_cpu_runs_tune_the_allocator_unless_told_not_to(ae_config, tmp_path: Path, monkeypatch) -> None:
     calls: list[int] = []
     monkeypatch.setattr(loop_module, "tune_cpu_allocator", lambda: calls.append(1) or True)
-    AETrainer(load_config(ae_config(tmp_path / "a", train={"cpu": True}), "ae"), show_progress=False)
+    AETrainer(load_config(ae_config(tmp_path / "a", train={"device": "cpu"}), "ae"), show_progress=False)
     assert calls == [1]
-    off = ae_config(tmp_path / "b", train={"cpu": True, "tune_cpu_allocator": False})
+    off = ae_config(tmp_path / "b", train={"device": "cpu", "tune_cpu_allocator": False})
     AETrainer(load_config(off, "ae"), show_progress=False)
     assert calls == [1]
 
@@ -84,3 +94,20 @@ def test_a_resume_may_change_the_allocator_setting(ae_config, tmp_path: Path) ->
     (run / "config.yaml").write_text(yaml.safe_dump(saved))
     again = ae_config(run, train={"steps": 4, "checkpoint_every": 2, "tune_cpu_allocator": False})
     assert AETrainer(load_config(again, "ae"), resume=True, show_progress=False).run().steps == 4
+
+
+def test_a_run_dir_saved_with_older_keys_resumes(ae_config, tmp_path: Path) -> None:
+    # a config.yaml written before train.device, train.threads and data.pair_sampling existed (train.cpu was
+    # device's name): the keys added since take their defaults, the renamed one its new name
+    run = tmp_path / "run"
+    first = ae_config(run, train={"steps": 2, "checkpoint_every": 2, "device": "cpu"})
+    AETrainer(load_config(first, "ae"), show_progress=False).run()
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    del saved["train"]["device"], saved["train"]["threads"], saved["data"]["pair_sampling"]
+    saved["train"]["cpu"] = True
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
+    again = ae_config(run, train={"steps": 4, "checkpoint_every": 2, "device": "cpu"})
+    assert AETrainer(load_config(again, "ae"), resume=True, show_progress=False).run().steps == 4
+    with pytest.raises(RunError, match=r"train\.device"):
+        auto = ae_config(run, train={"steps": 6, "checkpoint_every": 2})
+        AETrainer(load_config(auto, "ae"), resume=True, show_progress=False).run()

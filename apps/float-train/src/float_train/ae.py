@@ -4,10 +4,15 @@ Loss (float-motion-ae): L1 + LPIPS + L_comp-lp on eye/mouth crops (+ optional no
 term with a StyleGAN2 discriminator and lazy R1). Validation scores held-out pairs: PSNR of the
 reconstruction, PSNR of just copying the source frame (the trivial solution a small model can sit on), and
 LPIPS when the VGG weights are available. The optional plateau guard restarts a run stuck on that copy.
+
+Pairs come from ``float_data.AutoEncoderPairs`` in a step-indexed order (every frame drives once per epoch),
+or with ``data.pair_sampling: video`` are drawn per video from the run's generator (:mod:`float_train.frames`,
+the demo bundle's recipe).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +34,7 @@ from float_motion_ae.training import (
 )
 from float_train.config import AEStageConfig, ConfigError, GuardConfig
 from float_train.ema import ParameterEMA
+from float_train.frames import VideoFrames, load_frames
 from float_train.loop import Trainer, TrainResult, derive_seed
 from float_train.metrics import psnr
 from float_train.models import load_motion_ae, write_final_motion_ae
@@ -91,20 +97,38 @@ class AETrainer(Trainer):
         cfg = self.config
         self.prepared = self._open(cfg.data.root)
         sampling = PairSampling(cfg.data.min_gap, cfg.data.max_gap)
-        parts = []
+        by_video = cfg.data.pair_sampling == "video"
+        sets = []
         for k, root in enumerate([cfg.data.root, *cfg.data.extra_roots]):
             prepared = self.prepared if k == 0 else self._open(root)
             _split_or_error(prepared, cfg.data.train_split, "data.train_split")
+            sets.append(prepared)
+        self.pairs: Dataset | None = None
+        self.videos: VideoFrames | None = None
+        if by_video:
+            self.videos = self._load_frames(sets, cfg.data.train_split, "data.train_split")
+        else:
             # root keeps seed (runs without extra_roots draw as before); each extra set its own stream
-            seed = cfg.train.seed if k == 0 else derive_seed(cfg.train.seed, k, 3)
-            parts.append(AutoEncoderPairs(prepared, cfg.data.train_split, sampling, seed=seed))
-        self.pairs: Dataset = parts[0] if len(parts) == 1 else PooledPairs(parts)
+            parts = [
+                AutoEncoderPairs(
+                    prepared,
+                    cfg.data.train_split,
+                    sampling,
+                    seed=cfg.train.seed if k == 0 else derive_seed(cfg.train.seed, k, 3),
+                )
+                for k, prepared in enumerate(sets)
+            ]
+            self.pairs = parts[0] if len(parts) == 1 else PooledPairs(parts)
         self.val_pairs_data: AutoEncoderPairs | None = None
+        self.val_videos: VideoFrames | None = None
         if cfg.train.val_every or cfg.guard is not None:
             val_set = self.prepared if cfg.data.val_root is None else self._open(cfg.data.val_root)
             _split_or_error(val_set, cfg.data.val_split, "data.val_split")
             split = cfg.data.val_split
-            self.val_pairs_data = AutoEncoderPairs(val_set, split, sampling, seed=VALIDATION_SEED)
+            if by_video:
+                self.val_videos = self._load_frames([val_set], split, "data.val_split")
+            else:
+                self.val_pairs_data = AutoEncoderPairs(val_set, split, sampling, seed=VALIDATION_SEED)
         self.perceptual: PerceptualLoss | None = None
         needs_lpips = cfg.loss.perceptual > 0 or cfg.loss.component > 0
         try:
@@ -122,8 +146,36 @@ class AETrainer(Trainer):
 
     guard_state: dict[str, Any] | None = None
 
+    def _load_frames(self, sets: list[PreparedDataset], split: str, field: str) -> VideoFrames:
+        try:
+            return load_frames(sets, split, progress=self.show_progress and self.is_main)
+        except ValueError as error:
+            raise ConfigError(f"{field}: {error}; pair_sampling 'video' needs two frames per video") from None
+
     def train_dataset(self) -> Dataset:
+        assert self.pairs is not None, "pair_sampling 'video' draws its batches in batches()"
         return self.pairs
+
+    def batches(self, start: int) -> Iterable[dict[str, Any]]:
+        if self.videos is None:
+            return super().batches(start)
+        return self._video_batches(start)
+
+    def _video_batches(self, start: int) -> Iterator[dict[str, Any]]:
+        """pair_sampling 'video': each step's pairs drawn from the generator its augmentation then uses."""
+        videos, size = self.videos, self.config.train.batch_size
+        assert videos is not None
+        for _ in range(start, self.config.train.steps):
+            sources, drivings = videos.draw_pairs(size, self.generators[self._augment_stream])
+            yield {
+                "source": videos.images(sources),
+                "driving": videos.images(drivings),
+                "driving_landmarks": torch.zeros(size, 0, 2),  # no landmarks: fixed component boxes
+            }
+
+    @property
+    def _augment_stream(self) -> str:
+        return "pairs" if self.config.data.pair_sampling == "video" else "augment"
 
     def build(self) -> None:
         cfg = self.config
@@ -145,8 +197,12 @@ class AETrainer(Trainer):
         trainable = [p for p in model.parameters() if p.requires_grad]
         self.optimizers = {"main": self.make_optimizer(trainable, cfg.optim)}
         # CPU draws (the same on any device), one stream per process and attempt, checkpointed with the run
-        seed = derive_seed(cfg.train.seed, self.attempt, self.accelerator.process_index, 2)
-        self.generators = {"augment": torch.Generator().manual_seed(seed)}
+        rank = self.accelerator.process_index
+        if cfg.data.pair_sampling == "video" and rank == 0:
+            seed = cfg.train.seed + self.attempt  # the demo recipe's stream: pairs, then their augmentation
+        else:
+            seed = derive_seed(cfg.train.seed, self.attempt, rank, 2)
+        self.generators = {self._augment_stream: torch.Generator().manual_seed(seed)}
         self.schedulers = {
             "main": self.make_scheduler(
                 self.optimizers["main"], cfg.optim.warmup_steps, cfg.train.steps, cfg.optim.decay_to
@@ -182,8 +238,12 @@ class AETrainer(Trainer):
         return result
 
     def _scale_sample(self, count: int = 512) -> torch.Tensor:
-        """Driving frames ``[N, 3, S, S]`` spread over the training pairs, where the scale is measured."""
+        """Driving frames ``[N, 3, S, S]`` spread over the training pairs, where the scale is measured
+        (pair_sampling 'video': about 2048 frames spread over the training frames, as the demo recipe)."""
+        if self.videos is not None:
+            return self.videos.spread(2048)
         data = self.pairs
+        assert data is not None
         indices = np.linspace(0, len(data) - 1, min(count, len(data))).round().astype(int)  # type: ignore[arg-type]
         return torch.stack([data[int(i)]["driving"] for i in indices])
 
@@ -216,7 +276,8 @@ class AETrainer(Trainer):
         source = batch["source"].to(self.device, non_blocking=True)
         driving = batch["driving"].to(self.device, non_blocking=True)
         if self.config.augment is not None:
-            source, driving = augment_pair(source, driving, self.config.augment, self.generators["augment"])
+            generator = self.generators[self._augment_stream]
+            source, driving = augment_pair(source, driving, self.config.augment, generator)
         boxes = None
         landmarks = batch["driving_landmarks"]
         if landmarks.ndim == 3 and landmarks.shape[1] == 68:
@@ -261,6 +322,16 @@ class AETrainer(Trainer):
 
     # ------------------------------------------------------------------------------------ validation
     def _validation_batches(self) -> list[dict[str, Any]]:
+        size = self.config.train.batch_size
+        if self.val_videos is not None:
+            sources, drivings = self.val_videos.validation_pairs(self.config.val_pairs)
+            return [
+                {
+                    "source": self.val_videos.images(sources[i : i + size]),
+                    "driving": self.val_videos.images(drivings[i : i + size]),
+                }
+                for i in range(0, len(sources), size)
+            ]
         data = self.val_pairs_data
         assert data is not None
         count = min(self.config.val_pairs, len(data))
@@ -268,7 +339,6 @@ class AETrainer(Trainer):
         indices = np.linspace(0, len(data) - 1, count).round().astype(int).tolist()
         data.set_epoch(0)
         items = [data[i] for i in indices]
-        size = self.config.train.batch_size
         return [
             {
                 "source": torch.stack([it["source"] for it in items[i : i + size]]),

@@ -1,7 +1,7 @@
 """``float-train``: ``ae CONFIG``, ``fmt CONFIG`` and ``export RUN_DIR OUT_DIR``.
 
 Runs as is on one CPU or GPU; ``accelerate launch --multi_gpu --num_processes N -m float_train fmt CONFIG``
-(GPUs) or ``torchrun --nproc_per_node N -m float_train fmt CONFIG --set train.cpu=true`` (CPU processes)
+(GPUs) or ``torchrun --nproc_per_node N -m float_train fmt CONFIG --set train.device=cpu`` (CPU processes)
 runs the same code on several processes. Bad input prints one ``error:`` message and exits with status 2.
 """
 
@@ -96,12 +96,16 @@ def export(
     ema: Annotated[
         bool, typer.Option("--ema/--no-ema", help="Use EMA weights when the run has them.")
     ] = True,
+    card: Annotated[
+        Path | None,
+        typer.Option("--card", help="Markdown model card to store as README.md (default: one generated)."),
+    ] = None,
 ) -> None:
     """Write the inference bundle (auto-encoder, transformer, audio projection, configs, model card)."""
     from float_train.export import export_bundle
 
     try:
-        path = export_bundle(run_dir, out_dir, overwrite=overwrite, use_ema=ema)
+        path = export_bundle(run_dir, out_dir, overwrite=overwrite, use_ema=ema, card=card)
     except ConfigError as error:
         _fail(str(error))
         return

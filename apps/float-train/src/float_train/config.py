@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from float_emotion import PredictorSpec
-from float_flow import LossConfig, TransformerConfig
+from float_flow import LossConfig, SamplerConfig, TransformerConfig
 from float_motion_ae import MotionAEConfig
 from float_motion_ae.training import LossWeights, PairAugment
 from float_pipeline import AudioSpec, LogMelAudioSpec
@@ -25,6 +25,7 @@ __all__ = [
     "AdversarialConfig",
     "ConfigError",
     "DataConfig",
+    "ExportConfig",
     "FMTStageConfig",
     "GuardConfig",
     "OptimConfig",
@@ -69,8 +70,21 @@ class DataConfig(_Strict):
         "val", description="held-out split for validation (needs videos when train.val_every > 0)"
     )
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes (0 = in the main process)")
+    pair_sampling: Literal["frame", "video"] = Field(
+        "frame",
+        description="stage 1: 'frame': every training frame drives once per epoch, its source drawn from "
+        "the same video (min_gap, max_gap); 'video': each pair draws a video, then its source and driving "
+        "frames, uniformly, from the generator the augmentation also draws from (the demo bundle's recipe; "
+        "the frames are decoded into memory once)",
+    )
     min_gap: int = Field(0, ge=0, description="stage 1: smallest |source - driving| frame distance")
     max_gap: int | None = Field(None, ge=0, description="stage 1: largest distance (None: whole video)")
+    window_sampling: Literal["grid", "random"] = Field(
+        "grid",
+        description="stage 2: 'grid': windows start every window_stride frames, shuffled per epoch, the "
+        "source frame drawn from the window; 'random': each window draws a clip, a start and a source "
+        "frame of the whole clip, uniformly, from the loss generator (the demo bundle's recipe)",
+    )
     window_stride: int | None = Field(
         None, gt=0, description="stage 2: frames between window starts (None: the window length L)"
     )
@@ -105,6 +119,12 @@ class DataConfig(_Strict):
     def _gaps(self) -> DataConfig:
         if self.max_gap is not None and self.max_gap < self.min_gap:
             raise ValueError(f"max_gap ({self.max_gap}) must be >= min_gap ({self.min_gap})")
+        if self.pair_sampling == "video" and (self.min_gap or self.max_gap is not None):
+            raise ValueError(
+                "min_gap and max_gap belong to pair_sampling 'frame'; 'video' draws any two frames"
+            )
+        if self.window_sampling == "random" and self.window_stride is not None:
+            raise ValueError("window_stride belongs to window_sampling 'grid'; 'random' draws every start")
         return self
 
 
@@ -144,7 +164,15 @@ class TrainConfig(_Strict):
     val_every: int = Field(1000, ge=0, description="steps between validations (0: never)")
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
     ema_decay: float | None = Field(None, gt=0, lt=1, description="EMA of the weights (None: no EMA)")
-    cpu: bool = Field(False, description="train on the CPU even when a GPU is visible")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="auto: a GPU when one is visible; cpu: the CPU even then; cuda: fail without a GPU",
+    )
+    threads: int | None = Field(
+        None,
+        gt=0,
+        description="torch CPU threads (torch.set_num_threads; None: OMP_NUM_THREADS or the cores)",
+    )
     tune_cpu_allocator: bool = Field(
         True,
         description="on a CPU run, make glibc malloc keep freed memory for reuse "
@@ -153,6 +181,23 @@ class TrainConfig(_Strict):
     trackers: list[Literal["tensorboard", "wandb"]] = Field(
         default_factory=list, description="accelerate trackers in addition to metrics.jsonl"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cpu_is_device(cls, data: Any) -> Any:
+        # `cpu: true/false` is the name train.device had until 2026-12-06 (configs and saved run dirs use it)
+        if not isinstance(data, dict) or "cpu" not in data:
+            return data
+        data = dict(data)
+        cpu = data.pop("cpu")
+        if not isinstance(cpu, bool):
+            raise ValueError(f"cpu must be true or false, got {cpu!r} (it is now spelled device: cpu | auto)")
+        device = "cpu" if cpu else "auto"
+        if data.setdefault("device", device) != device:
+            raise ValueError(
+                f"cpu: {str(cpu).lower()} contradicts device: {data['device']}; keep device only"
+            )
+        return data
 
 
 class GuardConfig(_Strict):
@@ -201,7 +246,12 @@ class AEStageConfig(_Strict):
     adversarial: AdversarialConfig = Field(default_factory=AdversarialConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig
-    val_pairs: int = Field(16, gt=0, description="held-out pairs scored at each validation")
+    val_pairs: int = Field(
+        16,
+        gt=0,
+        description="held-out pairs scored at each validation (pair_sampling 'video': frame 0 of each "
+        "validation video in turn as the source, a seeded later frame as the driving one)",
+    )
     guard: GuardConfig | None = None
     augment: PairAugment | None = Field(
         None, description="paired colour/mirror/layout augmentation of every (source, driving) pair"
@@ -246,6 +296,14 @@ class AEStageConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _stage_1_data(self) -> AEStageConfig:
+        if self.data.window_sampling != "grid":
+            raise ValueError(
+                "data.window_sampling is a stage-2 setting; stage 1 samples pairs (pair_sampling)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _starting_weights(self) -> AEStageConfig:
         if self.zero_flow_init and self.init_from is not None:
             raise ValueError("zero_flow_init resets a random start; with init_from the weights are given")
@@ -270,13 +328,35 @@ class AEStageConfig(_Strict):
 
 
 class SampleConfig(_Strict):
-    """The short clip sampled and decoded to mp4 at each stage-2 validation."""
+    """The short clip sampled and decoded to mp4 at each stage-2 validation; ``float-train export`` writes
+    these sampling settings into the bundle as its generation defaults."""
 
     frames: int = Field(75, ge=0, description="clip length in frames (0: no sample video)")
     nfe: int = Field(10, gt=0, description="velocity evaluations (Euler steps)")
+    method: Literal["euler", "midpoint"] = Field("euler", description="ODE solver (midpoint: nfe even)")
     audio_scale: float = Field(2.0, ge=0)
     emotion_scale: float = Field(1.0, ge=0)
     seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _solver(self) -> SampleConfig:
+        SamplerConfig(method=self.method, nfe=self.nfe)  # midpoint needs an even nfe: say so at start-up
+        return self
+
+
+class ExportConfig(_Strict):
+    """The bundle's remaining generation defaults (``bundle.json``), written by ``float-train export``;
+    steps, solver and guidance scales come from ``sample``."""
+
+    emotion: str = Field("neutral", description="--emotion when none is given: an emotion name or 'auto'")
+    crop_scale: float = Field(
+        1.6,
+        gt=0,
+        description="portrait crop half-side / face half-size (official 1.6; match the training crops)",
+    )
+    crop_phases: int = Field(
+        1, ge=1, description="detection heights the portrait's face box is averaged over (1: one detection)"
+    )
 
 
 def _neutral() -> PredictorSpec:
@@ -298,6 +378,7 @@ class FMTStageConfig(_Strict):
     train: TrainConfig
     val_windows: int = Field(16, gt=0, description="held-out windows scored at each validation")
     sample: SampleConfig = Field(default_factory=SampleConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
 
     @model_validator(mode="after")
     def _one_training_dataset(self) -> FMTStageConfig:
@@ -305,6 +386,10 @@ class FMTStageConfig(_Strict):
             raise ValueError(
                 "data.extra_roots is a stage-1 setting; stage 2 trains on data.root only "
                 "(prepare one dataset holding every training clip)"
+            )
+        if self.data.pair_sampling != "frame":
+            raise ValueError(
+                "data.pair_sampling is a stage-1 setting; stage 2 samples windows (window_sampling)"
             )
         return self
 

@@ -113,13 +113,19 @@ def model_card(
     return "\n".join(lines)
 
 
-def export_bundle(run_dir: Path, out_dir: Path, overwrite: bool = False, use_ema: bool = True) -> Path:
-    """Write the bundle of a stage-2 run (newest complete checkpoint; EMA weights when present)."""
+def export_bundle(
+    run_dir: Path, out_dir: Path, overwrite: bool = False, use_ema: bool = True, card: Path | None = None
+) -> Path:
+    """Write the bundle of a stage-2 run (newest complete checkpoint; EMA weights when present).
+
+    ``card``: a markdown file stored as the bundle's README.md instead of the generated model card."""
     try:  # first: --overwrite replaces a bundle, never another folder, and a refusal costs nothing
         check_bundle_target(out_dir, overwrite=overwrite)
     except FileExistsError as error:
         raise ConfigError(str(error)) from None
     config = _read_run(run_dir)
+    if card is not None and not card.is_file():
+        raise ConfigError(f"model card {card} does not exist")
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is None:
         raise ConfigError(f"{run_dir} has no complete checkpoint yet: train longer (train.checkpoint_every)")
@@ -141,19 +147,21 @@ def export_bundle(run_dir: Path, out_dir: Path, overwrite: bool = False, use_ema
         emotion_predictor=emotion_predictor,
         defaults=GenerationDefaults(
             steps=config.sample.nfe,
+            method=config.sample.method,
             audio_scale=config.sample.audio_scale,
             emotion_scale=config.sample.emotion_scale,
+            **config.export.model_dump(),
         ),
         license="apache-2.0",
         description=f"float-train export of {run_dir.name} at step {step}",
     )
-    card = model_card(config, ae, flow, step, run_dir, weights)
+    text = card.read_text() if card is not None else model_card(config, ae, flow, step, run_dir, weights)
     return save_bundle(
         out_dir,
         manifest=manifest,
         motion_ae=ae,
         flow=flow,
         audio_projection=projection,
-        model_card=card,
+        model_card=text,
         overwrite=overwrite,
     )

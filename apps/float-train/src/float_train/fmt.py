@@ -6,14 +6,16 @@ gives one 7-d vector per clip; ``float_data.build_motion_cache`` stores them und
 ``RUN_DIR/cache/<fingerprint>`` (the fingerprint covers the auto-encoder weights, the audio encoder and the
 emotion predictor, so changing any of them builds a new cache). A separate validation dataset
 (``data.val_root``) is cached under ``RUN_DIR/cache/<fingerprint>-val``, as its video ids may repeat the
-training ones. Training then reads 10 + 50 frame windows (``float_data.MotionWindows``) and minimises
-L_OT + lambda L_vel with condition dropout, as the paper.
+training ones. Training then reads 10 + 50 frame windows (``float_data.MotionWindows`` on a grid, or drawn at
+random from the clips held in memory with ``data.window_sampling: random``, :mod:`float_train.clips`) and
+minimises L_OT + lambda L_vel with condition dropout, as the paper.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from float_data import MotionWindows, PreparedDataset, build_motion_cache, decod
 from float_flow import FlowMatchingTransformer, SamplerConfig, generate
 from float_motion_ae import MotionAutoEncoder
 from float_pipeline import VideoWriter, build_audio_encoder
+from float_train.clips import ClipTensors, load_clips
 from float_train.config import ConfigError, FMTStageConfig
 from float_train.ema import ParameterEMA
 from float_train.loop import Trainer, derive_seed
@@ -145,6 +148,9 @@ class FMTTrainer(Trainer):
                 f"no training windows: every clip of split {cfg.data.train_split!r} is shorter than "
                 f"model.num_prev_frames + model.num_frames = {P + L} frames"
             )
+        self.clips: ClipTensors | None = None
+        if cfg.data.window_sampling == "random":
+            self.clips = load_clips(self.prepared, self.cache_dir, cfg.data.train_split)
         self.val_windows: MotionWindows | None = None
         if cfg.train.val_every:
             self.val_windows = MotionWindows(
@@ -154,6 +160,19 @@ class FMTTrainer(Trainer):
 
     def train_dataset(self) -> Dataset:
         return self.windows
+
+    def batches(self, start: int) -> Iterable[dict[str, Any]]:
+        if self.clips is None:
+            return super().batches(start)
+        return self._random_windows(start)
+
+    def _random_windows(self, start: int) -> Iterator[dict[str, Any]]:
+        """window_sampling 'random': each step's windows drawn from the generator its loss then uses."""
+        clips, cfg = self.clips, self.config
+        assert clips is not None
+        size = cfg.model.num_prev_frames + cfg.model.num_frames
+        for _ in range(start, cfg.train.steps):
+            yield clips.draw_windows(cfg.train.batch_size, size, self.generators["loss"])
 
     # ------------------------------------------------------------------------------------ models
     def build(self) -> None:
@@ -172,7 +191,11 @@ class FMTTrainer(Trainer):
             )
         }
         self.ema = ParameterEMA(module, cfg.train.ema_decay) if cfg.train.ema_decay else None
-        seed = derive_seed(cfg.train.seed, self.attempt, self.accelerator.process_index, 1)
+        rank = self.accelerator.process_index
+        if cfg.data.window_sampling == "random" and rank == 0:
+            seed = cfg.train.seed + self.attempt  # the demo recipe's stream: windows, then their loss draws
+        else:
+            seed = derive_seed(cfg.train.seed, self.attempt, rank, 1)
         self.generators = {"loss": torch.Generator(device=self.device).manual_seed(seed)}
 
     def _inner(self) -> FlowTrainModule:
@@ -184,7 +207,10 @@ class FMTTrainer(Trainer):
         motion = batch["motion"].to(self.device, non_blocking=True)
         audio = batch["audio"].to(self.device, non_blocking=True)
         emotion = batch["emotion"].to(self.device, non_blocking=True)
-        terms = self.train_module(motion, audio, emotion, self.config.loss, self.generators["loss"])
+        source = batch["source"].to(self.device, non_blocking=True) if "source" in batch else None
+        terms = self.train_module(
+            motion, audio, emotion, self.config.loss, self.generators["loss"], source=source
+        )
         norm = self.finish_step(terms.total, "main")
         values = torch.stack([terms.total.detach(), terms.ot.detach(), terms.vel.detach()]).float()
         values = self.accelerator.reduce(values, reduction="mean")
@@ -260,7 +286,7 @@ class FMTTrainer(Trainer):
             audio,
             emotion[None].to(self.device),
             seed=cfg.sample.seed,
-            sampler=SamplerConfig(nfe=cfg.sample.nfe),
+            sampler=SamplerConfig(nfe=cfg.sample.nfe, method=cfg.sample.method),
             audio_scale=cfg.sample.audio_scale,
             emotion_scale=cfg.sample.emotion_scale,
         )[0]

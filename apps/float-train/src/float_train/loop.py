@@ -16,6 +16,7 @@ import math
 import shutil
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,14 +45,15 @@ from float_train.checkpoint import (
     staging_dir,
     write_text_atomic,
 )
-from float_train.config import ConfigError, StageConfig, dump_config
+from float_train.config import ConfigError, StageConfig, dump_config, validate_config
 from float_train.ema import ParameterEMA
 from float_train.metrics import MetricsLog
 from float_train.sampling import EpochIndexed, StepBatchSampler
 
 __all__ = ["RunError", "TrainResult", "Trainer", "derive_seed", "is_disk_full", "lr_factor"]
 
-# Differences in these fields do not stop a resume: they change no computed number.
+# Differences in these train fields (and in the export section, read only by `float-train export`) do not
+# stop a resume: they change no computed number.
 _RESUME_FREE = {
     "steps",
     "checkpoint_every",
@@ -117,9 +119,20 @@ def _config_diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> 
         a, b = old.get(key), new.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
             diffs += _config_diff(a, b, path + ".")
-        elif a != b and not (prefix == "train." and key in _RESUME_FREE):
+        elif a != b and not (prefix == "train." and key in _RESUME_FREE) and not path.startswith("export."):
             diffs.append(path)
     return diffs
+
+
+def _saved_config(saved: Path, stage: str) -> dict[str, Any]:
+    """A run dir's ``config.yaml`` as this version writes it: keys added since take their defaults, renamed
+    ones their new name (e.g. ``train.cpu`` -> ``train.device``). A file that no longer validates is
+    returned as written, so whatever changed shows up as a difference."""
+    raw = yaml.safe_load(saved.read_text())
+    try:
+        return validate_config(raw, stage, str(saved)).model_dump(mode="json")
+    except ConfigError:
+        return raw
 
 
 class Trainer(ABC):
@@ -144,8 +157,12 @@ class Trainer(ABC):
         self.show_progress = show_progress
         self.run_dir = Path(config.run_dir)
         train = config.train
+        if train.device == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("train.device is 'cuda' but torch sees no CUDA device: use 'auto' or 'cpu'")
+        if train.threads is not None:
+            torch.set_num_threads(train.threads)
         self.accelerator = Accelerator(
-            cpu=train.cpu,
+            cpu=train.device == "cpu",
             mixed_precision=train.mixed_precision,
             log_with=list(train.trackers) or None,
             project_dir=str(self.run_dir),
@@ -190,6 +207,14 @@ class Trainer(ABC):
     @abstractmethod
     def train_dataset(self) -> Dataset:
         """The training dataset (items collated by torch's default collate)."""
+
+    def batches(self, start: int) -> Iterable[Any]:
+        """This process's batches of steps ``start`` .. ``train.steps - 1``, drawn lazily (one per step).
+
+        Default: the step-indexed DataLoader over :meth:`train_dataset`. A stage may draw its batches from one
+        of its checkpointed ``generators`` instead; they are then drawn in the main process, just before
+        the step that uses them, so the draws and the step's own draws share one stream."""
+        return self._loader(self.train_dataset(), start)
 
     @abstractmethod
     def train_step(self, batch: Any) -> dict[str, float]:
@@ -254,7 +279,7 @@ class Trainer(ABC):
                 "it, or choose another run dir (--run-dir)"
             )
         if saved.is_file():
-            old = yaml.safe_load(saved.read_text())
+            old = _saved_config(saved, self.stage)
             new = self.config.model_dump(mode="json")
             diffs = _config_diff(old, new)
             decays = new.get("optim", {}).get("decay_to", 1.0) < 1.0
@@ -476,8 +501,7 @@ class Trainer(ABC):
 
     def _run_attempt(self) -> tuple[bool, dict[str, Any]]:
         train = self.config.train
-        dataset = self.train_dataset()
-        loader = self._loader(dataset, self.step)
+        loader = self.batches(self.step)
         bar = tqdm(
             total=train.steps,
             initial=self.step,

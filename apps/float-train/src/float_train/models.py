@@ -159,6 +159,7 @@ class FlowTrainModule(nn.Module):
         emotion: torch.Tensor,
         loss_config: LossConfig,
         generator: torch.Generator | None = None,
+        source: torch.Tensor | None = None,
     ) -> LossBreakdown:
         """L_OT + lambda L_vel of a batch of windows.
 
@@ -166,13 +167,16 @@ class FlowTrainModule(nn.Module):
             motion: [B, P + L, d] motion latents (P context frames then L current frames).
             audio: [B, P + L, A] raw audio-encoder features of the same frames.
             emotion: [B, 7] clip emotion.
-            generator: draws the source frame, t, the noise and the condition dropout.
+            generator: draws the source frame (when ``source`` is None), t, the noise and the condition
+                dropout.
+            source: [B, d] source (reference) motion; None: a random frame of each window.
         """
         P = self.flow.config.num_prev_frames
         B, frames = motion.shape[:2]
-        # The source (reference) motion is one frame of the same clip, drawn per sample.
-        pick = torch.randint(0, frames, (B,), generator=generator, device=motion.device)
-        source = motion[torch.arange(B, device=motion.device), pick]
+        if source is None:
+            # The source (reference) motion is one frame of the same clip, drawn per sample.
+            pick = torch.randint(0, frames, (B,), generator=generator, device=motion.device)
+            source = motion[torch.arange(B, device=motion.device), pick]
         projected = self.projection(audio)
         cond = WindowConditions(
             source=source,
