@@ -30,7 +30,7 @@ import pytest
 import torch
 from PIL import Image
 
-from float_data.schema import FRAMES_FEATURES, VIDEOS_FEATURES
+from float_data import FRAMES_FEATURES, VIDEOS_FEATURES
 from float_motion_ae import MotionAutoEncoder
 from float_train.ae import AETrainer
 from float_train.config import validate_config

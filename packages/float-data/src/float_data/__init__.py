@@ -8,7 +8,8 @@ detectors, :func:`detect_faces`, :func:`stable_face_box`, :func:`crop_box_from_f
 :func:`prepare_dataset`, :class:`PreparedDataset`; across machines :class:`ShardSpec`, :func:`shard_of`,
 :func:`merge_shards`), emotion labels (:data:`EMOTIONS`, :func:`parse_ravdess_name`,
 :func:`read_labels_file`) and training views (:class:`AutoEncoderPairs`, :class:`AutoEncoderPairStream`,
-:func:`build_motion_cache`, :class:`MotionWindows`, :class:`MotionWindowStream`).
+:func:`build_motion_cache`, :class:`MotionWindows`, :class:`MotionWindowStream`); the prepared tables'
+``datasets`` schemas (:data:`FRAMES_FEATURES`, :data:`VIDEOS_FEATURES`) for writing one by other means.
 
 The dataset names (preparation, merging, prepared datasets, training views) need the ``datasets`` extra
 (``pip install 'float-data[datasets]'``: Hugging Face datasets, pyarrow, dlib's landmark model). They are
@@ -54,6 +55,7 @@ if TYPE_CHECKING:  # the lazy names below, for type checkers and IDEs
     from float_data.pairs import AutoEncoderPairs, AutoEncoderPairStream, PairSampling
     from float_data.prepare import PrepareReport, prepare_dataset, scan_videos
     from float_data.prepared import PreparedDataset, decode_image
+    from float_data.schema import FRAMES_FEATURES, VIDEOS_FEATURES
 
 # Names whose modules import the dataset stack (datasets, pyarrow): loaded by ``__getattr__`` on first use.
 _DATASET_NAMES = {
@@ -70,6 +72,8 @@ _DATASET_NAMES = {
     "scan_videos": "float_data.prepare",
     "PreparedDataset": "float_data.prepared",
     "decode_image": "float_data.prepared",
+    "FRAMES_FEATURES": "float_data.schema",
+    "VIDEOS_FEATURES": "float_data.schema",
 }
 _DATASET_STACK = {"datasets", "pyarrow"}
 
@@ -98,6 +102,8 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "EMOTIONS",
+    "FRAMES_FEATURES",
+    "VIDEOS_FEATURES",
     "AudioTrack",
     "AutoEncoderPairStream",
     "AutoEncoderPairs",
