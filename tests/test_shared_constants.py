@@ -29,9 +29,9 @@ CONSTANTS: dict[tuple[str, str], Any] = {
     ("float_flow", "EMOTION_LABELS"): EMOTIONS,
     ("float_data", "EMOTIONS"): EMOTIONS,
     ("float_eval.ops.sync", "SAMPLES_PER_FRAME"): SAMPLES_PER_FRAME,
-    ("corpus.config", "FPS"): FPS,
-    ("corpus.config", "SAMPLE_RATE"): SAMPLE_RATE,
-    ("corpus.config", "SAMPLES_PER_FRAME"): SAMPLES_PER_FRAME,
+    ("float_tools.corpus.config", "FPS"): FPS,
+    ("float_tools.corpus.config", "SAMPLE_RATE"): SAMPLE_RATE,
+    ("float_tools.corpus.config", "SAMPLES_PER_FRAME"): SAMPLES_PER_FRAME,
 }
 
 # (module, callable, parameter) -> the default it must have

@@ -47,7 +47,7 @@ APPS = {
     "float-demo": "float_demo",
     "float-evaluate": "float_evaluate",
 }
-TOOL_MODULES = {"bench", "corpus", "proof"}  # tools/pyproject.toml's wheel packages
+TOOL_MODULES = {"float_tools"}  # tools/pyproject.toml's wheel package
 # Modules of a package that are public besides its ``__init__`` (documented as such in its README).
 # Documented public subpackages (each has its own ``__init__`` face and a section in the package's docs).
 PUBLIC_SUBMODULES = {
@@ -61,8 +61,8 @@ PUBLIC_SUBMODULES = {
 # Known exceptions to "tools use public faces only", each with its reason: the decoder and training-step
 # benchmarks time float-motion-ae's decoder layers and kernels one by one, below any public face.
 INTERNAL_IMPORTS_ALLOWED = {
-    ("tools/bench/decoder.py", "float_motion_ae.decoder"),
-    ("tools/bench/train_step.py", "float_motion_ae.layers"),
+    ("tools/float_tools/bench/decoder.py", "float_motion_ae.decoder"),
+    ("tools/float_tools/bench/train_step.py", "float_motion_ae.layers"),
 }
 PACKAGE_IMPORT_NAMES = set(EXPECTED_PACKAGES.values()) | {PIPELINE}
 APP_IMPORT_NAMES = set(APPS.values())
@@ -187,7 +187,8 @@ def test_app_imports_no_other_app_and_only_public_faces(dist: str) -> None:
             top = name.split(".")[0]
             if top in APP_IMPORT_NAMES and top != own:
                 offenders.append(f"{path.relative_to(ROOT)} imports the app {name}")
-            # An app's tests may build media with a tool (float-train's use tools/corpus); its code never.
+            # An app's tests may build media with a tool (float-train's use tools/float_tools/corpus); its
+            # code never.
             if top in TOOL_MODULES and "tests" not in path.relative_to(APPS_DIR / dist).parts:
                 offenders.append(f"{path.relative_to(ROOT)} imports the tool {name}")
         offenders.extend(

@@ -1,4 +1,5 @@
-"""float-train reproduces the trainer the demo bundle was trained with (tools/proof's, removed 2026-12-06).
+"""float-train reproduces the trainer the demo bundle was trained with (tools/proof's, removed
+2026-12-06).
 
 The demo recipes (``apps/float-train/configs/demo-ae.yaml``, ``demo-ae-finetune.yaml``, ``demo-fmt.yaml``)
 draw stage-1 pairs per video (``data.pair_sampling: video``) and stage-2 windows at random
@@ -50,7 +51,8 @@ TINY_FMT = {
     "dim_audio": 8,
 }
 
-# (attempt, step, loss) recorded from tools/proof's trainer (train_ae / train_fmt at commit 829be81) on the
+# (attempt, step, loss) recorded from tools/proof's trainer (train_ae / train_fmt at commit
+# 829be81) on the
 # data and settings below; the guard restarts attempt 0 at step 3 with seed + 1.
 PROOF_AE_LOSSES = [
     (0, 1, 0.904060423374176),

@@ -174,7 +174,8 @@ class Trainer(ABC):
             raise ConfigError("train.mixed_precision: fp16 needs a GPU; use bf16 on the CPU, or 'no'")
         if self.accelerator.device.type == "cpu" and train.tune_cpu_allocator:
             # Every step frees and reallocates the same activation buffers; glibc's defaults hand them
-            # back to the kernel each time (page faults on every reuse). tools/bench/train_step.py times it.
+            # back to the kernel each time (page faults on every reuse).
+            # tools/float_tools/bench/train_step.py times it.
             tune_cpu_allocator()
         self.modules: dict[str, nn.Module] = {}
         self.train_module: nn.Module | None = None
