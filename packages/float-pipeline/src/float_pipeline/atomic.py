@@ -47,7 +47,7 @@ def remove_stale_temporaries(final: str | Path) -> list[Path]:
     ``final`` left behind when killed; those of writers still running are kept. Returns what was removed."""
     final = Path(final)
     pattern = re.compile(rf"^\.{re.escape(final.name)}\.(\d+)-[0-9a-f]{{8}}(\.part.*|\.old)$")
-    removed = []
+    removed: list[Path] = []
     try:
         siblings = list(final.parent.iterdir())
     except OSError:  # a missing or unreadable folder: the write itself will say so

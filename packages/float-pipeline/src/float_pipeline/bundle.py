@@ -63,8 +63,8 @@ __all__ = [
     "save_bundle",
 ]
 
-BUNDLE_FORMAT = "float-kit-bundle"
-BUNDLE_VERSION = 1
+BUNDLE_FORMAT: Literal["float-kit-bundle"] = "float-kit-bundle"
+BUNDLE_VERSION: Literal[1] = 1
 MANIFEST_NAME = "bundle.json"
 _MODEL_FILES = ("config.json", "model.safetensors")
 _COMPONENTS = ("motion_ae", "flow", "audio_projection")

@@ -102,5 +102,6 @@ def read_mp4(path: str | Path) -> tuple[np.ndarray, bool, float]:
         seconds = 0.0
         if has_audio:
             stream = container.streams.audio[0]
-            seconds = float(stream.duration * stream.time_base) if stream.duration else 0.0
+            time_base = stream.time_base
+            seconds = float(stream.duration * time_base) if stream.duration and time_base else 0.0
     return frames, has_audio, seconds
