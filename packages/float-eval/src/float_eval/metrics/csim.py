@@ -7,9 +7,9 @@ frames with a face, and frames without a face are counted, never silently droppe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -94,17 +94,48 @@ class CSIM:
 
         ``detections``: the detector's faces of each frame when already known (see :func:`aligned_faces`).
         """
+        return self.score_stream(source, [frames], detections)
+
+    @torch.no_grad()
+    def score_stream(
+        self,
+        source: torch.Tensor,
+        batches: Iterable[torch.Tensor],
+        detections: Sequence[list[Face]] | None = None,
+    ) -> CSIMResult:
+        """CSIM of one video streamed as frame batches [B, 3, H, W] uint8 RGB (``detections`` per frame).
+
+        Faces are embedded ``batch_size`` at a time, in the groups :meth:`score` forms on the whole video.
+        """
         src_faces, src_missing = aligned_faces(source[None], self.detector)
         if src_missing:
             raise ValueError("no face with keypoints found in the source portrait: CSIM needs one")
-        faces, missing = aligned_faces(frames, self.detector, detections)
-        if faces.shape[0] == 0:
-            return CSIMResult(csim=None, frames_scored=0, frames_without_face=len(missing))
         ref = self._embed(src_faces)
-        emb = self._embed(faces)
-        cos = F.cosine_similarity(emb, ref.expand_as(emb), dim=1)
+        cosines: list[torch.Tensor] = []
+        pending: list[torch.Tensor] = []
+        missing = offset = 0
+
+        def flush() -> None:
+            emb = self._embed(torch.stack(pending))
+            cosines.append(F.cosine_similarity(emb, ref.expand_as(emb), dim=1))
+            pending.clear()
+
+        for batch in batches:
+            known = None if detections is None else detections[offset : offset + batch.shape[0]]
+            faces, lost = aligned_faces(batch, self.detector, known)
+            offset += batch.shape[0]
+            missing += len(lost)
+            for face in faces:
+                pending.append(face)
+                if len(pending) == self.batch_size:
+                    flush()
+        if pending:
+            flush()
+        if not cosines:
+            return CSIMResult(csim=None, frames_scored=0, frames_without_face=missing)
+        cos = torch.cat(cosines)
         return CSIMResult(
-            csim=float(cos.mean()), frames_scored=int(faces.shape[0]), frames_without_face=len(missing)
+            csim=float(cos.mean()), frames_scored=int(cos.shape[0]), frames_without_face=missing
         )
 
     def update(
@@ -135,31 +166,39 @@ class CSIMMetric:
 
     def __init__(self, config: EvalConfig) -> None:
         self.config = config
+        self.reset()
 
     def setup(self, resources: Resources) -> None:
         detector = scrfd(resources)
-        arcface = resources.shared("arcface", lambda: ArcFaceONNX(resources.weight(ARCFACE_WEIGHTS)))
+        arcface = resources.shared("arcface", lambda: resources.load(ARCFACE_WEIGHTS, ArcFaceONNX))
         self.csim = CSIM(arcface, detector)
 
     def update(self, pair: VideoPair) -> None:
         source, where = pair.source_image()
         pair.note(f"csim source: {where}")
+        faces = pair.faces("generated", self.csim.detector)
         try:
-            res = self.csim.update(source, pair.generated, pair.faces("generated", self.csim.detector))
+            res = self.csim.score_stream(source, pair.batches("generated", desc="csim"), faces)
         except ValueError as err:
             pair.problem(f"csim: {err}", count_as="no face in source (csim)")
             return
+        self.csim.per_video.append(res)
         pair.result.csim = res.csim
         pair.result.frames_without_face["csim"] = res.frames_without_face
         if res.csim is None:
             pair.problem("csim: no face in any generated frame", count_as="no face (csim)")
+        else:
+            self.per_video[pair.name] = res.csim
 
     def compute(self) -> float | None:
-        scored = [r.csim for r in self.csim.per_video if r.csim is not None]
+        # Mean over videos in name order, so that merged shards give the single run's number exactly.
+        scored = [self.per_video[name] for name in sorted(self.per_video)]
         return float(np.mean(scored)) if scored else None
 
     def reset(self) -> None:
-        self.csim.reset()
+        self.per_video: dict[str, float] = {}
+        if hasattr(self, "csim"):
+            self.csim.reset()
 
     def settings(self) -> dict[str, object]:
         return {
@@ -168,3 +207,11 @@ class CSIMMetric:
             "source": "sources/<name>.png|jpg, else first reference frame",
             "pooling": "mean over frames, then videos",
         }
+
+    def state(self) -> dict[str, Any]:
+        """Every scored video's CSIM, by name."""
+        return {"per_video": dict(self.per_video)}
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        """Add a shard's per-video scores."""
+        self.per_video.update(state["per_video"])

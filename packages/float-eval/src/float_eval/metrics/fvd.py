@@ -9,8 +9,9 @@ biased one (divide by N).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -87,6 +88,44 @@ class FVD(FrechetMetric):
             out.append(self.detector(batch, rescale=True, resize=True, return_features=True).float().cpu())
         return torch.cat(out)
 
+    @torch.no_grad()
+    def stream_features(self, batches: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
+        """I3D features of a video streamed as frame batches [B, 3, H, W] uint8: [n, 400] per clip batch.
+
+        The clips, their order and the batches fed to the network are those of :meth:`features` on the whole
+        video; only the last ``span`` frames are kept between batches.
+        """
+        s = self.sampling
+        hop = s.clip_hop or s.span
+        recent: dict[int, torch.Tensor] = {}  # frame index -> [3, H, W]
+        start, clips_made, seen = 0, 0, 0
+        pending: list[torch.Tensor] = []
+        cap = s.max_clips_per_video
+        for batch in batches:
+            if batch.dtype != torch.uint8:
+                raise ValueError(
+                    f"FVD takes uint8 frames in [0, 255] (StyleGAN-V's input), got {batch.dtype}"
+                )
+            for frame in batch:
+                recent[seen] = frame
+                seen += 1
+                while (cap is None or clips_made < cap) and start + s.span <= seen:
+                    idx = [start + k * s.frame_stride for k in range(s.clip_length)]
+                    pending.append(torch.stack([recent[i] for i in idx]).permute(1, 0, 2, 3))
+                    clips_made += 1
+                    start += hop
+                    if len(pending) == self.batch_size:
+                        yield self._clip_features(pending)
+                        pending = []
+                for old in [i for i in recent if i < start]:
+                    del recent[old]
+        if pending:
+            yield self._clip_features(pending)
+
+    def _clip_features(self, clips: list[torch.Tensor]) -> torch.Tensor:
+        batch = torch.stack(clips).to(self.device)
+        return self.detector(batch, rescale=True, resize=True, return_features=True).float().cpu()
+
     def compute(self) -> float:
         for name, stats in (("reference", self.real), ("generated", self.fake)):
             if stats.count < self.sampling.min_clips:
@@ -98,16 +137,32 @@ class FVD(FrechetMetric):
         return super().compute()
 
     def settings(self) -> dict[str, object]:
-        return {
-            "backbone": "StyleGAN-V I3D TorchScript (tf.hub Kinetics-400), 400-d features",
-            "weights": FVD_WEIGHTS,
-            "weights_sha256": self.weights_sha256,
-            "input": "uint8 [B,3,T,H,W], rescale=True, resize=True",
-            "covariance": "biased (ddof=0), as StyleGAN-V",
-            **self.sampling.model_dump(),
-            "clips_reference": self.real.count,
-            "clips_generated": self.fake.count,
-        }
+        return fvd_settings(self.sampling, self.weights_sha256, self.real.count, self.fake.count)
+
+    @classmethod
+    def statistics_only(cls, sampling: ClipSampling, feature_dim: int = 400) -> FVD:
+        """An FVD without a detector: statistics merged from shards (:meth:`merge_state`) and ``compute``."""
+        fvd = cls.__new__(cls)
+        FrechetMetric.__init__(fvd, dim=feature_dim, ddof=0, min_samples=sampling.min_clips)
+        fvd.sampling, fvd.weights_sha256, fvd.batch_size = sampling, None, 4
+        fvd.device = torch.device("cpu")
+        return fvd
+
+
+def fvd_settings(
+    sampling: ClipSampling, weights_sha256: str | None, clips_reference: int, clips_generated: int
+) -> dict[str, object]:
+    """What produces an FVD (written beside it)."""
+    return {
+        "backbone": "StyleGAN-V I3D TorchScript (tf.hub Kinetics-400), 400-d features",
+        "weights": FVD_WEIGHTS,
+        "weights_sha256": weights_sha256,
+        "input": "uint8 [B,3,T,H,W], rescale=True, resize=True",
+        "covariance": "biased (ddof=0), as StyleGAN-V",
+        **sampling.model_dump(),
+        "clips_reference": clips_reference,
+        "clips_generated": clips_generated,
+    }
 
 
 class FVDMetric:
@@ -124,9 +179,12 @@ class FVDMetric:
 
     def __init__(self, config: EvalConfig) -> None:
         self.config = config
+        self.fvd = FVD.statistics_only(config.fvd)  # replaced by the full FVD in setup
 
     def setup(self, resources: Resources) -> None:
-        i3d = resources.shared("i3d", lambda: load_i3d(resources.weight(FVD_WEIGHTS), resources.device))
+        i3d = resources.shared(
+            "i3d", lambda: resources.load(FVD_WEIGHTS, lambda path: load_i3d(path, resources.device))
+        )
         dim = resources.components.get("fvd_feature_dim", 400)
         self.fvd = FVD(i3d, sampling=self.config.fvd, device=resources.device, feature_dim=dim)
         self.fvd.weights_sha256 = resources.weights_sha256.get(FVD_WEIGHTS)
@@ -134,16 +192,17 @@ class FVDMetric:
     def update(self, pair: VideoPair) -> None:
         span = self.config.fvd.span
         for side in ("generated", "reference"):
-            frames = pair.frames(side)
-            if frames.shape[0] < span:
+            clips = 0
+            for feats in self.fvd.stream_features(pair.batches(side, desc="fvd")):
+                self.fvd.update_features(feats, real=side == "reference")
+                clips += feats.shape[0]
+            if clips == 0:
+                frames = pair.num_frames(side)
                 pair.problem(
-                    f"fvd: {side} has {frames.shape[0]} frames, shorter than {span}",
-                    count_as="too short for fvd",
+                    f"fvd: {side} has {frames} frames, shorter than {span}", count_as="too short for fvd"
                 )
                 continue
-            feats = self.fvd.features(frames)
-            self.fvd.update_features(feats, real=side == "reference")
-            setattr(pair.result, f"fvd_clips_{side}", feats.shape[0])
+            setattr(pair.result, f"fvd_clips_{side}", clips)
 
     def compute(self) -> float:
         return self.fvd.compute()
@@ -153,3 +212,14 @@ class FVDMetric:
 
     def settings(self) -> dict[str, object]:
         return self.fvd.settings()
+
+    def state(self) -> dict[str, Any]:
+        """Clip-feature sums and counts of both sides (float64), and the weights' digest."""
+        return {"stats": self.fvd.state(), "weights_sha256": self.fvd.weights_sha256}
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        """Add a shard's statistics (no network needed)."""
+        if self.fvd.dim != len(state["stats"]["real"]["sum"]):
+            self.fvd = FVD.statistics_only(self.config.fvd, len(state["stats"]["real"]["sum"]))
+        self.fvd.merge_state(state["stats"])
+        self.fvd.weights_sha256 = state["weights_sha256"]

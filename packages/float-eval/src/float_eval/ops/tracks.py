@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from scipy.signal import medfilt
 
-__all__ = ["box_iou", "face_tracks", "iou_tracks", "syncnet_crops"]
+__all__ = ["box_iou", "crop_frames", "crop_geometry", "face_tracks", "iou_tracks", "syncnet_crops"]
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -99,23 +99,33 @@ def face_tracks(
     return tracks
 
 
-def syncnet_crops(
-    frames: torch.Tensor, boxes: np.ndarray, crop_scale: float = 0.4, size: int = 224
-) -> torch.Tensor:
-    """Crops of a track: frames [L, 3, H, W] uint8 and boxes [L, 4] -> [L, 3, size, size] float 0..255."""
+def crop_geometry(boxes: np.ndarray) -> np.ndarray:
+    """Smoothed crop half-size, centre y and centre x per frame [L, 3] from a track's boxes [L, 4].
+
+    syncnet_python smooths with scipy's medfilt (kernel 13, zero-padded ends); shorter tracks use the
+    largest odd kernel that fits.
+    """
     half = np.maximum(boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]) / 2
     cy = (boxes[:, 1] + boxes[:, 3]) / 2
     cx = (boxes[:, 0] + boxes[:, 2]) / 2
-    # syncnet_python smooths with scipy's medfilt (kernel 13, zero-padded ends); shorter tracks use the
-    # largest odd kernel that fits.
     kernel = min(13, len(half) if len(half) % 2 else len(half) - 1)
-    half, cy, cx = medfilt(half, kernel), medfilt(cy, kernel), medfilt(cx, kernel)
+    return np.stack([medfilt(half, kernel), medfilt(cy, kernel), medfilt(cx, kernel)], axis=1)
+
+
+def crop_frames(
+    frames: torch.Tensor, geometry: np.ndarray, crop_scale: float = 0.4, size: int = 224
+) -> torch.Tensor:
+    """Crops of frames [L, 3, H, W] uint8 with their rows of :func:`crop_geometry` [L, 3].
+
+    Returns:
+        [L, 3, size, size] float 0..255.
+    """
     out = []
     for i in range(frames.shape[0]):
-        bs = float(half[i])
+        bs, cy, cx = (float(v) for v in geometry[i])
         pad = int(bs * (1 + 2 * crop_scale))
         img = F.pad(frames[i].float(), (pad, pad, pad, pad), value=110.0)
-        my, mx = cy[i] + pad, cx[i] + pad
+        my, mx = cy + pad, cx + pad
         face = img[
             :,
             int(my - bs) : int(my + bs * (1 + 2 * crop_scale)),
@@ -123,3 +133,10 @@ def syncnet_crops(
         ]
         out.append(F.interpolate(face[None], size=(size, size), mode="bilinear", align_corners=False)[0])
     return torch.stack(out)
+
+
+def syncnet_crops(
+    frames: torch.Tensor, boxes: np.ndarray, crop_scale: float = 0.4, size: int = 224
+) -> torch.Tensor:
+    """Crops of a track: frames [L, 3, H, W] uint8 and boxes [L, 4] -> [L, 3, size, size] float 0..255."""
+    return crop_frames(frames, crop_geometry(boxes), crop_scale, size)
