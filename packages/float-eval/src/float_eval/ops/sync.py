@@ -60,21 +60,30 @@ WINDOW, HOP = 400, 160  # python_speech_features' 25 ms window and 10 ms step at
 PREEMPHASIS = 0.97
 
 
+MIN_CHUNK_STEPS = 256
+
+
 def mfcc(audio: np.ndarray, sample_rate: int = 16000, chunk_steps: int = 6000) -> np.ndarray:
     """python_speech_features MFCC with its defaults: [13, steps] at 100 Hz (float64).
 
-    Computed ``chunk_steps`` windows at a time (a minute of audio by default), so memory does not grow with
-    the audio's length beyond the result: the pre-emphasis is applied over each chunk with the sample before
-    it, and every window is then independent, so the values equal one call on the whole signal bit for bit.
+    Computed about ``chunk_steps`` windows at a time (a minute of audio by default), so memory does not grow
+    with the audio's length beyond the result. The pre-emphasis is applied over each chunk with the sample
+    before it and every window is then independent, so the values are those of one call on the whole
+    signal. Chunks are never shorter than 256 windows: below ~50 rows OpenBLAS multiplies by the filterbank
+    with another kernel whose last bits differ; from there on its rows do not depend on their neighbours.
+    Audio up to ``chunk_steps`` windows is one call, as the reference makes.
     """
     if sample_rate != 16000:
         raise ValueError(f"LSE needs 16 kHz audio, got {sample_rate} Hz: resample it first")
     signal = audio_to_int16(audio)
     n = len(signal)
     steps = 1 if n <= WINDOW else 1 + int(np.ceil((n - WINDOW) / HOP))
+    chunk = max(chunk_steps, MIN_CHUNK_STEPS)
+    starts = list(range(0, steps, chunk))
+    if len(starts) > 1 and steps - starts[-1] < MIN_CHUNK_STEPS:
+        starts.pop()  # a short remainder joins the chunk before it
     out = []
-    for first in range(0, steps, chunk_steps):
-        last = min(steps, first + chunk_steps)  # windows first .. last - 1
+    for first, last in zip(starts, [*starts[1:], steps], strict=True):  # windows first .. last - 1
         lo = first * HOP
         hi = n if last == steps else (last - 1) * HOP + WINDOW
         # python_speech_features' pre-emphasis, ``append(x[0], x[1:] - 0.97 * x[:-1])``, on this chunk only.
