@@ -8,7 +8,7 @@ import av
 import numpy as np
 import torch
 
-from float_eval import Components
+from float_eval import Components, EvalConfig, VideoPair
 from float_eval.nets import Face
 from float_eval.ops import ARCFACE_TEMPLATE
 
@@ -84,3 +84,30 @@ def components() -> Components:
         fid_feature_dim=12,
         fvd_feature_dim=6,
     )
+
+
+class FrameCount:
+    """A metric without weights: generated frames per video (so the CLI runs without any weight file)."""
+
+    name, higher_is_better, weights = "frame_count", True, ()
+
+    def __init__(self, config: EvalConfig) -> None:
+        self.reset()
+
+    def update(self, pair: VideoPair) -> None:
+        self.counts[pair.name] = pair.num_frames("generated")
+
+    def compute(self) -> float | None:
+        return float(np.mean(list(self.counts.values()))) if self.counts else None
+
+    def reset(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def settings(self) -> dict[str, str]:
+        return {}
+
+    def state(self) -> dict[str, dict[str, int]]:
+        return {"counts": dict(self.counts)}
+
+    def merge_state(self, state: dict[str, dict[str, int]]) -> None:
+        self.counts.update(state["counts"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fe_standins import Detector, components, write_mp4
+from fe_standins import Detector, FrameCount, components, write_mp4
 from typer.testing import CliRunner
 
 from float_eval import Components, EvalConfig, evaluate, register_metric
@@ -15,37 +15,10 @@ from float_eval.cli import app
 from float_eval.registry import unregister_metric
 
 
-class _FrameCount:
-    """A metric without weights: generated frames per video (so the CLI runs without any weight file)."""
-
-    name, higher_is_better, weights = "frame_count", True, ()
-
-    def __init__(self, config: EvalConfig) -> None:
-        self.reset()
-
-    def update(self, pair) -> None:  # type: ignore[no-untyped-def]
-        self.counts[pair.name] = pair.num_frames("generated")
-
-    def compute(self) -> float | None:
-        return float(np.mean(list(self.counts.values()))) if self.counts else None
-
-    def reset(self) -> None:
-        self.counts: dict[str, int] = {}
-
-    def settings(self) -> dict[str, str]:
-        return {}
-
-    def state(self) -> dict[str, dict[str, int]]:
-        return {"counts": dict(self.counts)}
-
-    def merge_state(self, state: dict[str, dict[str, int]]) -> None:
-        self.counts.update(state["counts"])
-
-
 @pytest.fixture
 def frame_count() -> object:
-    register_metric("frame_count", _FrameCount)
-    yield _FrameCount
+    register_metric("frame_count", FrameCount)
+    yield FrameCount
     unregister_metric("frame_count")
 
 
