@@ -156,6 +156,14 @@ def test_run_never_decodes_a_whole_video_and_calls_networks_in_batches(
         raise AssertionError(f"a built-in metric decoded all of {self.path}")
 
     monkeypatch.setattr(FrameSource, "read_all", whole_video)
+    passes: dict[str, int] = {"gen": 0, "ref": 0}
+    decoded = FrameSource._decoded
+
+    def counting(self: FrameSource, rgb: bool = True):
+        passes[self.path.parent.name] += 1
+        return decoded(self, rgb)
+
+    monkeypatch.setattr(FrameSource, "_decoded", counting)
     sizes: dict[str, list[int]] = {"fid": [], "i3d": [], "recon": [], "lip": [], "detect": []}
     base = components()
 
@@ -211,3 +219,6 @@ def test_run_never_decodes_a_whole_video_and_calls_networks_in_batches(
     # serves CSIM: one more call for the source portrait).
     assert sum(sizes["detect"]) == 2 * 130 + 1
     assert max(sizes["recon"]) == 32 and sum(sizes["recon"]) == 2 * 130
+    # One decoding pass a side shared by all metrics; then LSE's crops (generated) and CSIM's portrait, the
+    # first reference frame (there is no sources/long.png).
+    assert passes == {"gen": 2, "ref": 2}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -20,15 +20,33 @@ from tqdm import tqdm
 
 from .config import EvalConfig
 from .frames import FrameSource
-from .nets.faces import FaceDetector, FrameFaces
+from .nets.faces import Face, FaceDetector, FrameFaces
 from .pairing import PlannedRow
 from .report import VideoResult
 from .video import read_audio
 
-__all__ = ["Side", "VideoPair", "open_pair", "video_pairs"]
+__all__ = ["SIDES", "FrameConsumer", "Plan", "Side", "VideoPair", "open_pair", "video_pairs"]
 
 Side = Literal["generated", "reference"]
+SIDES: tuple[Side, Side] = ("generated", "reference")
 T = TypeVar("T")
+
+
+class FrameConsumer(Protocol):
+    """Something fed one side's frames in order during a pass (:meth:`VideoPair.run_pass`)."""
+
+    done: bool
+
+    def push(self, frames: torch.Tensor, start: int) -> None:
+        """Frames ``start .. start + B - 1`` as [B, 3, H, W] uint8 RGB."""
+        ...
+
+    def close(self) -> None:
+        """The side has ended: flush what is buffered and set ``done``."""
+        ...
+
+
+Plan = dict[Side, list[FrameConsumer]]
 
 
 class VideoPair:
@@ -132,20 +150,72 @@ class VideoPair:
 
     def faces(self, side: Side, detector: FaceDetector) -> FrameFaces:
         """``detector``'s faces in every frame of one side (``faces[t]``: best first), detected once per
-        detector in one streaming pass and kept compact.
+        detector and side, in the pass that first needs them, and kept compact.
 
         Raises:
             ValueError: whatever the detector raises (e.g. frames too small for it).
         """
+        found = self._faces(side, detector)
+        if not found.complete:
+            if len(found):
+                raise RuntimeError("faces() was called in the middle of a pass; use faces_in()")
+            for start, batch in self._numbered(side, f"faces ({getattr(detector, 'name', 'detector')})"):
+                self.faces_in(side, detector, batch, start)
+            found.freeze()
+        return found
 
-        def detect() -> FrameFaces:
-            found = FrameFaces()
-            for batch in self.batches(side, desc=f"faces ({getattr(detector, 'name', 'detector')})"):
-                for frame in batch:
-                    found.append(detector.detect(frame.permute(1, 2, 0).numpy()))
-            return found.freeze()
+    def faces_in(
+        self, side: Side, detector: FaceDetector, frames: torch.Tensor, start: int
+    ) -> list[list[Face]]:
+        """Faces of frames ``start .. start + B - 1`` (given as [B, 3, H, W]) of a pass, detecting those not
+        detected yet: every consumer of a pass shares one detection per frame and detector."""
+        found = self._faces(side, detector)
+        if start > len(found):
+            raise RuntimeError(f"faces of frame {len(found)} were skipped (asked for {start})")
+        for t in range(len(found) - start, frames.shape[0]):
+            found.append(detector.detect(frames[t].permute(1, 2, 0).numpy()))
+        return found[start : start + frames.shape[0]]
 
-        return self.cached(("faces", side, id(detector)), detect)
+    def _faces(self, side: Side, detector: FaceDetector) -> FrameFaces:
+        return self.cached(("faces", side, id(detector)), FrameFaces)
+
+    def _numbered(self, side: Side, desc: str = "") -> Iterator[tuple[int, torch.Tensor]]:
+        start = 0
+        for batch in self.batches(side, desc=desc):
+            yield start, batch
+            start += batch.shape[0]
+
+    def run_pass(self, side: Side, consumers: list[FrameConsumer], desc: str = "") -> None:
+        """Decode one side once and feed every batch to each consumer not yet done (each object once)."""
+        todo = list({id(c): c for c in consumers if not c.done}.values())
+        if not todo:
+            return
+        total = 0
+        for start, batch in self._numbered(side, desc):
+            for consumer in todo:
+                consumer.push(batch, start)
+            total = start + batch.shape[0]
+        for consumer in todo:
+            consumer.close()
+        for key, value in list(self._cache.items()):
+            if (
+                isinstance(value, FrameFaces)
+                and key[1] == side
+                and not value.complete
+                and len(value) == total
+            ):
+                value.freeze()  # a consumer detected every frame of the side
+
+    def plan(self, owner: object, build: Callable[[], Plan]) -> Plan:
+        """``owner``'s consumers for this pair, built once (``evaluate`` runs them all in one pass a side)."""
+        return self.cached(("plan", id(owner)), build)
+
+    def consume(self, owner: object, build: Callable[[], Plan]) -> Plan:
+        """``owner``'s consumers after they have seen every frame: run now any pass not run yet."""
+        plan = self.plan(owner, build)
+        for side, consumers in plan.items():
+            self.run_pass(side, consumers, desc=getattr(owner, "name", ""))
+        return plan
 
     def audio(self) -> tuple[np.ndarray | None, str | None]:
         """Mono int16 audio at ``config.sample_rate`` and where it came from.

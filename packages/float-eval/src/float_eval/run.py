@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .config import EvalConfig
-from .pair import video_pairs
+from .pair import SIDES, video_pairs
 from .pairing import PlannedRow, plan_pairs
 from .protocol import MetricValue, VideoMetric, output_names
 from .registry import available_metrics, create_metric
@@ -85,6 +85,11 @@ def score(
             setup(resources)
     state = RunState(config, metrics, resources, [], Counter())
     for pair in video_pairs(config, rows, state.results, state.problems, progress):
+        # One decoding pass a side feeds every metric that hands over frame consumers (the built-ins);
+        # update() then only finishes (LSE decodes its face tracks' frames once more for the crops).
+        plans = [m.frame_consumers(pair) for m in metrics if callable(getattr(m, "frame_consumers", None))]
+        for side in SIDES:
+            pair.run_pass(side, [c for plan in plans for c in plan.get(side, [])], desc="metrics")
         for metric in metrics:
             metric.update(pair)
         pair.finish()

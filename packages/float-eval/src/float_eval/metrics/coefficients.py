@@ -21,12 +21,13 @@ from ..nets.recon import LM3D_FILE, RECON_WEIGHTS, load_lm3d, load_recon_net
 from ..nets.scrfd import SCRFD_WEIGHTS
 from ..ops.align import align_for_recon
 from ..ops.frechet import FeatureStats
+from ..pair import SIDES
 from .frechet import FrechetMetric
 from .shared import scrfd
 
 if TYPE_CHECKING:
     from ..config import EvalConfig
-    from ..pair import Side, VideoPair
+    from ..pair import Plan, Side, VideoPair
     from ..resources import Resources
 
 __all__ = [
@@ -115,35 +116,86 @@ class CoefficientFID(FrechetMetric):
         """
         if self.detector is None and detections is None:
             raise ValueError("a face detector is needed to extract coefficients from frames")
-        crops: list[torch.Tensor] = []
-        missing: list[int] = []
-        t = 0
+        extractor = CoefficientExtractor(self)
+        start = 0
         for batch in batches:
-            for frame in batch:
-                rgb = frame.permute(1, 2, 0).numpy()
-                found = self.detector.detect(rgb) if detections is None else detections[t]  # type: ignore[union-attr]
-                aligned = None
-                if found and found[0].kps is not None:
-                    try:
-                        aligned = align_for_recon(Image.fromarray(rgb), found[0].kps, self.lm3d)
-                    except ValueError:  # degenerate keypoints count as a frame without a usable face
-                        aligned = None
-                if aligned is None:
-                    missing.append(t)
-                else:
-                    crops.append(aligned)
-                t += 1
-                if len(crops) == self.batch_size:
-                    yield self.net(torch.stack(crops).to(self.device)).double().cpu(), missing
-                    crops, missing = [], []
-        if crops or missing:
-            coeffs = (
-                self.net(torch.stack(crops).to(self.device)).double().cpu() if crops else torch.zeros(0, 257)
-            )
-            yield coeffs, missing
+            known = None if detections is None else detections[start : start + batch.shape[0]]
+            yield from extractor.push(batch, start, known)
+            start += batch.shape[0]
+        yield from extractor.close()
 
     def settings(self) -> dict[str, object]:
         return _settings(self.kind, self.with_translation)
+
+
+class CoefficientExtractor:
+    """Frames pushed in batches -> aligned 224x224 faces -> the regressor, ``fid.batch_size`` faces a call."""
+
+    def __init__(self, fid: CoefficientFID) -> None:
+        self.fid = fid
+        self.crops: list[torch.Tensor] = []
+        self.missing: list[int] = []
+
+    def _run(self) -> tuple[torch.Tensor, list[int]]:
+        fid = self.fid
+        coeffs = fid.net(torch.stack(self.crops).to(fid.device)).double().cpu() if self.crops else None
+        out = (torch.zeros(0, 257) if coeffs is None else coeffs), self.missing
+        self.crops, self.missing = [], []
+        return out
+
+    @torch.no_grad()
+    def push(
+        self, frames: torch.Tensor, start: int, detections: Sequence[list[Face]] | None = None
+    ) -> list[tuple[torch.Tensor, list[int]]]:
+        """Frames ``start ..`` [B, 3, H, W] uint8 RGB (and their faces when known); the (coefficients,
+        frames without a face) of every full batch of faces."""
+        fid, out = self.fid, []
+        for i, frame in enumerate(frames):
+            rgb = frame.permute(1, 2, 0).numpy()
+            found = fid.detector.detect(rgb) if detections is None else detections[i]  # type: ignore[union-attr]
+            aligned = None
+            if found and found[0].kps is not None:
+                try:
+                    aligned = align_for_recon(Image.fromarray(rgb), found[0].kps, fid.lm3d)
+                except ValueError:  # degenerate keypoints count as a frame without a usable face
+                    aligned = None
+            if aligned is None:
+                self.missing.append(start + i)
+            else:
+                self.crops.append(aligned)
+            if len(self.crops) == fid.batch_size:
+                out.append(self._run())
+        return out
+
+    @torch.no_grad()
+    def close(self) -> list[tuple[torch.Tensor, list[int]]]:
+        """The last, partial batch."""
+        return [self._run()] if self.crops or self.missing else []
+
+
+class _CoefficientFeed:
+    """One side of a pair through detector (shared) and regressor once, into 257-d float64 statistics that
+    E-FID and P-FID both read."""
+
+    def __init__(self, pair: VideoPair, side: Side, fid: CoefficientFID) -> None:
+        self.pair, self.side, self.fid, self.done = pair, side, fid, False
+        self.extractor = CoefficientExtractor(fid)
+        self.stats, self.missing = FeatureStats(257), 0
+
+    def _add(self, chunks: list[tuple[torch.Tensor, list[int]]]) -> None:
+        for coeffs, lost in chunks:
+            if coeffs.shape[0]:
+                self.stats.update(coeffs)
+            self.missing += len(lost)
+
+    def push(self, frames: torch.Tensor, start: int) -> None:
+        assert self.fid.detector is not None
+        faces = self.pair.faces_in(self.side, self.fid.detector, frames, start)
+        self._add(self.extractor.push(frames, start, faces))
+
+    def close(self) -> None:
+        self._add(self.extractor.close())
+        self.done = True
 
 
 def coefficient_indices(kind: str, with_translation: bool = False) -> list[int]:
@@ -192,28 +244,28 @@ class _CoefficientFIDMetric:
             self.kind, net, lm3d, detector, self.with_translation, device=resources.device
         )
 
-    def _side_stats(self, pair: VideoPair, side: Side) -> tuple[FeatureStats, int]:
+    def _feed(self, pair: VideoPair, side: Side) -> _CoefficientFeed:
         fid = self.fid
-        assert fid.detector is not None
-        stats, missing = FeatureStats(257), 0
-        faces = pair.faces(side, fid.detector)
-        for coeffs, lost in fid.stream_coefficients(pair.batches(side, desc="3dmm"), faces):
-            if coeffs.shape[0]:
-                stats.update(coeffs)
-            missing += len(lost)
-        return stats, missing
+        # One feed per side, network, landmarks and detector: E-FID and P-FID get the same object.
+        key = ("3dmm coefficients", side, id(fid.net), id(fid.lm3d), id(fid.detector))
+        return pair.cached(key, lambda: _CoefficientFeed(pair, side, fid))
+
+    def _plan(self, pair: VideoPair) -> Plan:
+        return {side: [self._feed(pair, side)] for side in SIDES}
+
+    def frame_consumers(self, pair: VideoPair) -> Plan:
+        """Both sides (``evaluate`` shares the pass; detections and regressor are shared with the other)."""
+        return pair.plan(self, lambda: self._plan(pair))
 
     def update(self, pair: VideoPair) -> None:
-        fid = self.fid
-        for side in ("generated", "reference"):
-            stats, missing = pair.cached(
-                ("3dmm coefficient stats", side, id(fid.net), id(fid.lm3d), id(fid.detector)),
-                lambda side=side: self._side_stats(pair, side),
-            )
-            pair.result.frames_without_face[f"{self.name}_{side}"] = missing
-            if stats.count:
+        plan = pair.consume(self, lambda: self._plan(pair))
+        for side in SIDES:
+            feed = plan[side][0]
+            assert isinstance(feed, _CoefficientFeed)
+            pair.result.frames_without_face[f"{self.name}_{side}"] = feed.missing
+            if feed.stats.count:
                 target = self.stats.real if side == "reference" else self.stats.fake
-                target.merge(stats.select(self.index))
+                target.merge(feed.stats.select(self.index))
             else:
                 pair.problem(f"{self.name}: no face in any {side} frame", count_as=f"no face ({self.name})")
 

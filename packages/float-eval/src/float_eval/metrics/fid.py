@@ -17,7 +17,7 @@ from .frechet import FrechetMetric
 
 if TYPE_CHECKING:
     from ..config import EvalConfig
-    from ..pair import VideoPair
+    from ..pair import Plan, VideoPair
     from ..resources import Resources
 
 __all__ = ["FID", "FIDMetric"]
@@ -85,6 +85,30 @@ def fid_settings(weights_sha256: str | None) -> dict[str, object]:
     }
 
 
+class _FIDFeed:
+    """Frames of one side into :class:`FID` in groups of its batch size: the forward passes of one call on
+    the whole video, with at most a batch and a group held."""
+
+    def __init__(self, fid: FID, real: bool) -> None:
+        self.fid, self.real, self.done = fid, real, False
+        self.buffer: list[torch.Tensor] = []
+
+    def push(self, frames: torch.Tensor, start: int) -> None:
+        self.buffer.append(frames)
+        held = torch.cat(self.buffer)
+        size = self.fid.batch_size
+        while held.shape[0] >= size:
+            self.fid.update(held[:size], real=self.real)
+            held = held[size:]
+        self.buffer = [held]
+
+    def close(self) -> None:
+        held = torch.cat(self.buffer)
+        if held.shape[0]:
+            self.fid.update(held, real=self.real)
+        self.buffer, self.done = [], True
+
+
 class FIDMetric:
     """``fid``: :class:`FID` of all generated frames against all reference frames (at the run's 25 fps).
 
@@ -109,12 +133,15 @@ class FIDMetric:
         self.weights_sha256 = self.fid.weights_sha256 = resources.weights_sha256.get(FID_WEIGHTS)
         self.stats = self.fid
 
+    def frame_consumers(self, pair: VideoPair) -> Plan:
+        """Both sides' frames, fed to the network in pytorch-fid's batches (``evaluate`` shares the pass)."""
+        return pair.plan(self, self._plan)
+
+    def _plan(self) -> Plan:
+        return {"generated": [_FIDFeed(self.fid, real=False)], "reference": [_FIDFeed(self.fid, real=True)]}
+
     def update(self, pair: VideoPair) -> None:
-        # Batches of the network's batch size: the same forward passes as one call on the whole video, and
-        # only one batch is ever converted to float.
-        for side in ("generated", "reference"):
-            for batch in pair.batches(side, self.fid.batch_size, desc="fid"):
-                self.fid.update(batch, real=side == "reference")
+        pair.consume(self, self._plan)
 
     def compute(self) -> float:
         if self.stats is None:

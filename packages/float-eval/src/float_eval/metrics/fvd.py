@@ -17,15 +17,16 @@ import torch
 
 from ..nets.i3d import FVD_WEIGHTS, load_i3d
 from ..ops.clips import ClipSampling, clip_starts
+from ..pair import SIDES
 from ..weights import resolve_weight
 from .frechet import FrechetMetric
 
 if TYPE_CHECKING:
     from ..config import EvalConfig
-    from ..pair import VideoPair
+    from ..pair import Plan, VideoPair
     from ..resources import Resources
 
-__all__ = ["FVD", "FVDMetric"]
+__all__ = ["FVD", "ClipCutter", "FVDMetric"]
 
 
 class FVD(FrechetMetric):
@@ -88,40 +89,20 @@ class FVD(FrechetMetric):
             out.append(self.detector(batch, rescale=True, resize=True, return_features=True).float().cpu())
         return torch.cat(out)
 
-    @torch.no_grad()
     def stream_features(self, batches: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
         """I3D features of a video streamed as frame batches [B, 3, H, W] uint8: [n, 400] per clip batch.
 
         The clips, their order and the batches fed to the network are those of :meth:`features` on the whole
-        video; only the last ``span`` frames are kept between batches.
+        video; only the frames a clip still needs are kept between batches.
         """
-        s = self.sampling
-        hop = s.clip_hop or s.span
-        recent: dict[int, torch.Tensor] = {}  # frame index -> [3, H, W]
-        start, clips_made, seen = 0, 0, 0
-        pending: list[torch.Tensor] = []
-        cap = s.max_clips_per_video
+        cutter = ClipCutter(self)
+        start = 0
         for batch in batches:
-            if batch.dtype != torch.uint8:
-                raise ValueError(
-                    f"FVD takes uint8 frames in [0, 255] (StyleGAN-V's input), got {batch.dtype}"
-                )
-            for frame in batch:
-                recent[seen] = frame
-                seen += 1
-                while (cap is None or clips_made < cap) and start + s.span <= seen:
-                    idx = [start + k * s.frame_stride for k in range(s.clip_length)]
-                    pending.append(torch.stack([recent[i] for i in idx]).permute(1, 0, 2, 3))
-                    clips_made += 1
-                    start += hop
-                    if len(pending) == self.batch_size:
-                        yield self._clip_features(pending)
-                        pending = []
-                for old in [i for i in recent if i < start]:
-                    del recent[old]
-        if pending:
-            yield self._clip_features(pending)
+            yield from cutter.push(batch, start)
+            start += batch.shape[0]
+        yield from cutter.close()
 
+    @torch.no_grad()
     def _clip_features(self, clips: list[torch.Tensor]) -> torch.Tensor:
         batch = torch.stack(clips).to(self.device)
         return self.detector(batch, rescale=True, resize=True, return_features=True).float().cpu()
@@ -147,6 +128,66 @@ class FVD(FrechetMetric):
         fvd.sampling, fvd.weights_sha256, fvd.batch_size = sampling, None, 4
         fvd.device = torch.device("cpu")
         return fvd
+
+
+class ClipCutter:
+    """Cuts a video pushed in frame batches into :class:`FVD`'s clips and returns their features per batch
+    of ``fvd.batch_size`` clips (the clips and batches of ``FVD.features`` on the whole video)."""
+
+    def __init__(self, fvd: FVD) -> None:
+        self.fvd = fvd
+        s = fvd.sampling
+        self.hop, self.cap = s.clip_hop or s.span, s.max_clips_per_video
+        self.recent: dict[int, torch.Tensor] = {}  # frame index -> [3, H, W]
+        self.start = self.clips = self.seen = 0
+        self.pending: list[torch.Tensor] = []
+
+    def push(self, frames: torch.Tensor, start: int) -> list[torch.Tensor]:
+        """Frames ``start ..`` [B, 3, H, W] uint8; the features [n, D] of the clip batches completed."""
+        if frames.dtype != torch.uint8:
+            raise ValueError(f"FVD takes uint8 frames in [0, 255] (StyleGAN-V's input), got {frames.dtype}")
+        s, out = self.fvd.sampling, []
+        for frame in frames:
+            self.recent[self.seen] = frame
+            self.seen += 1
+            while (self.cap is None or self.clips < self.cap) and self.start + s.span <= self.seen:
+                idx = [self.start + k * s.frame_stride for k in range(s.clip_length)]
+                self.pending.append(torch.stack([self.recent[i] for i in idx]).permute(1, 0, 2, 3))
+                self.clips += 1
+                self.start += self.hop
+                if len(self.pending) == self.fvd.batch_size:
+                    out.append(self.fvd._clip_features(self.pending))
+                    self.pending = []
+            for old in [i for i in self.recent if i < self.start]:
+                del self.recent[old]
+        return out
+
+    def close(self) -> list[torch.Tensor]:
+        """Features of the last, partial batch of clips."""
+        out = [self.fvd._clip_features(self.pending)] if self.pending else []
+        self.pending, self.recent = [], {}
+        return out
+
+
+class _FVDFeed:
+    """One side's frames into :class:`FVD`'s statistics; counts its clips."""
+
+    def __init__(self, fvd: FVD, real: bool) -> None:
+        self.fvd, self.real, self.done = fvd, real, False
+        self.cutter = ClipCutter(fvd)
+        self.clips = 0
+
+    def _add(self, features: list[torch.Tensor]) -> None:
+        for feats in features:
+            self.fvd.update_features(feats, real=self.real)
+            self.clips += feats.shape[0]
+
+    def push(self, frames: torch.Tensor, start: int) -> None:
+        self._add(self.cutter.push(frames, start))
+
+    def close(self) -> None:
+        self._add(self.cutter.close())
+        self.done = True
 
 
 def fvd_settings(
@@ -189,20 +230,26 @@ class FVDMetric:
         self.fvd = FVD(i3d, sampling=self.config.fvd, device=resources.device, feature_dim=dim)
         self.fvd.weights_sha256 = resources.weights_sha256.get(FVD_WEIGHTS)
 
+    def frame_consumers(self, pair: VideoPair) -> Plan:
+        """Both sides' clips (``evaluate`` shares the pass with the other metrics)."""
+        return pair.plan(self, self._plan)
+
+    def _plan(self) -> Plan:
+        return {"generated": [_FVDFeed(self.fvd, real=False)], "reference": [_FVDFeed(self.fvd, real=True)]}
+
     def update(self, pair: VideoPair) -> None:
         span = self.config.fvd.span
-        for side in ("generated", "reference"):
-            clips = 0
-            for feats in self.fvd.stream_features(pair.batches(side, desc="fvd")):
-                self.fvd.update_features(feats, real=side == "reference")
-                clips += feats.shape[0]
-            if clips == 0:
+        plan = pair.consume(self, self._plan)
+        for side in SIDES:
+            feed = plan[side][0]
+            assert isinstance(feed, _FVDFeed)
+            if feed.clips == 0:
                 frames = pair.num_frames(side)
                 pair.problem(
                     f"fvd: {side} has {frames} frames, shorter than {span}", count_as="too short for fvd"
                 )
                 continue
-            setattr(pair.result, f"fvd_clips_{side}", clips)
+            setattr(pair.result, f"fvd_clips_{side}", feed.clips)
 
     def compute(self) -> float:
         return self.fvd.compute()

@@ -24,10 +24,29 @@ from .shared import scrfd
 
 if TYPE_CHECKING:
     from ..config import EvalConfig
-    from ..pair import VideoPair
+    from ..pair import Plan, VideoPair
     from ..resources import Resources
 
 __all__ = ["LSEMetric"]
+
+
+class _DetectionFeed:
+    """The generated frames through the LSE detector (shared with other consumers of the pass); a detector
+    that refuses the frames (too small) is remembered, not raised, so that the other metrics go on."""
+
+    def __init__(self, pair: VideoPair, detector: FaceDetector) -> None:
+        self.pair, self.detector, self.done = pair, detector, False
+        self.error: str | None = None
+
+    def push(self, frames: torch.Tensor, start: int) -> None:
+        if self.error is None:
+            try:
+                self.pair.faces_in("generated", self.detector, frames, start)
+            except ValueError as err:
+                self.error = str(err)
+
+    def close(self) -> None:
+        self.done = True
 
 
 class LSEMetric:
@@ -79,7 +98,16 @@ class LSEMetric:
     def reset(self) -> None:
         self.per_video: dict[str, tuple[float, float]] = {}
 
+    def frame_consumers(self, pair: VideoPair) -> Plan:
+        """The generated frames' detections (``evaluate`` shares the pass; the crops take a second one)."""
+        return pair.plan(self, lambda: self._plan(pair))
+
+    def _plan(self, pair: VideoPair) -> Plan:
+        return {"generated": [_DetectionFeed(pair, self.detector)]}
+
     def update(self, pair: VideoPair) -> None:
+        feed = pair.consume(self, lambda: self._plan(pair))["generated"][0]
+        assert isinstance(feed, _DetectionFeed)
         audio, origin = pair.audio()
         if origin == "reference":
             pair.note("lse audio: taken from the reference video")
@@ -87,6 +115,9 @@ class LSEMetric:
             pair.problem(
                 "lse: no audio (generated, sources/<name>.wav or reference)", count_as="no audio (lse)"
             )
+            return
+        if feed.error is not None:  # frames too small for the detector: reported, the run goes on
+            pair.problem(f"lse: {feed.error}", count_as="frames too small for the face detector (lse)")
             return
         scores = self._track_scores(pair, audio)
         if not scores:
@@ -137,11 +168,7 @@ class LSEMetric:
     def _track_scores(self, pair: VideoPair, audio: np.ndarray) -> list[LSEResult]:
         c = self.config
         # syncnet_python detects every frame and keeps every face; tracks are then built by IoU.
-        try:
-            found = pair.faces("generated", self.detector)
-        except ValueError as err:  # frames too small for the detector: reported, the run goes on
-            pair.problem(f"lse: {err}", count_as="frames too small for the face detector (lse)")
-            return []
+        found = pair.faces("generated", self.detector)
         detections = [[face.box for face in faces] for faces in found]
         pair.result.frames_without_face["lse"] = sum(not d for d in detections)
         tracks = iou_tracks(

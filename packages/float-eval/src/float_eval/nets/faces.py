@@ -45,71 +45,71 @@ class FaceDetector(Protocol):
 class FrameFaces(Sequence[list[Face]]):
     """Every frame's faces, stored flat (about 120 bytes a face) so a long video's detections stay small.
 
-    ``faces[t]`` is frame ``t``'s list of :class:`Face`, best first, rebuilt on access (boxes and keypoints as
-    float64, which holds every detector's float32 values exactly).
+    Filled frame by frame (:meth:`append`), readable at any time: ``faces[t]`` is frame ``t``'s list of
+    :class:`Face`, best first, rebuilt on access (boxes and keypoints as float64, which holds every detector's
+    float32 values exactly). ``complete`` is set by :meth:`freeze` once every frame is in.
     """
 
+    CHUNK = 256
+
     def __init__(self) -> None:
-        self._counts: list[np.ndarray] = []
-        self._boxes: list[np.ndarray] = []
-        self._scores: list[np.ndarray] = []
-        self._kps: list[np.ndarray] = []
+        self._chunks: list[
+            tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+        ] = []  # offsets, box, score, kps
         self._pending: list[list[Face]] = []
-        self._offsets = np.zeros(1, dtype=np.int64)
-        self._frozen = False
+        self._flushed = 0
+        self.complete = False
 
     def append(self, faces: list[Face]) -> None:
-        """Add the next frame's faces (flattened every 256 frames)."""
+        """Add the next frame's faces."""
+        if self.complete:
+            raise RuntimeError("FrameFaces is complete")
         self._pending.append(faces)
-        if len(self._pending) >= 256:
+        if len(self._pending) >= self.CHUNK:
             self._flush()
 
     def _flush(self) -> None:
         if not self._pending:
             return
         flat = [f for faces in self._pending for f in faces]
-        self._counts.append(np.array([len(faces) for faces in self._pending], dtype=np.int64))
-        self._boxes.append(np.array([np.asarray(f.box, np.float64) for f in flat]).reshape(-1, 4))
-        self._scores.append(np.array([f.score for f in flat], dtype=np.float64))
+        counts = np.array([len(faces) for faces in self._pending], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        boxes = np.array([np.asarray(f.box, np.float64) for f in flat]).reshape(-1, 4)
+        scores = np.array([f.score for f in flat], dtype=np.float64)
         kps = [np.full((5, 2), np.nan) if f.kps is None else np.asarray(f.kps, np.float64) for f in flat]
-        self._kps.append(np.array(kps).reshape(-1, 5, 2))
+        self._chunks.append((offsets, boxes, scores, np.array(kps).reshape(-1, 5, 2)))
+        self._flushed += len(self._pending)
         self._pending = []
 
     def freeze(self) -> FrameFaces:
-        """Finish appending; returns self."""
+        """Every frame is in; returns self."""
         self._flush()
-        counts = np.concatenate(self._counts) if self._counts else np.zeros(0, np.int64)
-        self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self._box_all = np.concatenate(self._boxes) if self._boxes else np.zeros((0, 4))
-        self._score_all = np.concatenate(self._scores) if self._scores else np.zeros(0)
-        self._kps_all = np.concatenate(self._kps) if self._kps else np.zeros((0, 5, 2))
-        self._has_kps = ~np.isnan(self._kps_all).any(axis=(1, 2))
-        self._counts = self._boxes = self._scores = self._kps = []
-        self._frozen = True
+        self.complete = True
         return self
 
     def __len__(self) -> int:
-        return len(self._offsets) - 1
+        return self._flushed + len(self._pending)
 
     @overload
     def __getitem__(self, index: int) -> list[Face]: ...
     @overload
     def __getitem__(self, index: slice) -> list[list[Face]]: ...
     def __getitem__(self, index: int | slice) -> list[Face] | list[list[Face]]:
-        if not self._frozen:
-            raise RuntimeError("FrameFaces is read after freeze()")
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(index)
-        lo, hi = self._offsets[index], self._offsets[index + 1]
+        if index >= self._flushed:
+            return list(self._pending[index - self._flushed])
+        offsets, boxes, scores, kps = self._chunks[index // self.CHUNK]
+        lo, hi = offsets[index % self.CHUNK], offsets[index % self.CHUNK + 1]
         return [
             Face(
-                box=self._box_all[i].copy(),
-                score=float(self._score_all[i]),
-                kps=self._kps_all[i].copy() if self._has_kps[i] else None,
+                box=boxes[i].copy(),
+                score=float(scores[i]),
+                kps=None if np.isnan(kps[i]).any() else kps[i].copy(),
             )
             for i in range(lo, hi)
         ]
