@@ -9,8 +9,9 @@ ultrafast, with a 16 kHz tone as audio) are written to a temporary folder, never
 the metric values mean nothing, the pipeline around the networks is the real one: decoding, resampling,
 face detection cache, alignment, crops, clip cutting, MFCC, statistics). The stand-in detector finds one
 face filling the frame, so every per-frame path runs. Each length runs in a fresh child process, which
-reports its resident-set peak (VmHWM) and its RSS once the stand-ins are built (the baseline). The run fails
-(exit 1) when the long video's peak exceeds 1.2x the short one's.
+reports its resident-set peak (VmHWM) and its RSS once the stand-ins are built (the baseline); like
+``float-eval run`` it first fixes glibc's mmap threshold (``float_eval.runtime``; ``--glibc-default-heap`` to
+compare without). The run fails (exit 1) when the long video's peak exceeds 1.2x the short one's.
 """
 
 from __future__ import annotations
@@ -88,13 +89,16 @@ def _components():
     )
 
 
-def child(root: Path, metrics: list[str], batch_frames: int) -> None:
+def child(root: Path, metrics: list[str], batch_frames: int, heap: bool = True) -> None:
     """Score root/gen against root/ref in this (fresh) process and print a JSON line."""
     import torch
 
     from float_eval import ClipSampling, EvalConfig, evaluate
+    from float_eval.runtime import bound_heap_growth
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
+    if heap:
+        bound_heap_growth()  # as `float-eval run` does
     components = _components()
     baseline = _rss_kib("VmRSS")
     config = EvalConfig(
@@ -146,11 +150,16 @@ def main() -> int:
     parser.add_argument("--metrics", default="fid,fvd,csim,efid,pfid,lse")
     parser.add_argument("--batch-frames", type=int, default=32)
     parser.add_argument("--keep", type=Path, help="write the videos here (and reuse them) instead of /tmp")
+    parser.add_argument(
+        "--glibc-default-heap",
+        action="store_true",
+        help="leave glibc's dynamic mmap threshold alone (float-eval run fixes it; see float_eval.runtime)",
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     metrics = [m for m in args.metrics.split(",") if m]
     if args.child is not None:
-        child(args.child, metrics, args.batch_frames)
+        child(args.child, metrics, args.batch_frames, heap=not args.glibc_default_heap)
         return 0
 
     results = {}
@@ -168,7 +177,9 @@ def main() -> int:
                 text=True,
             ).stdout
             results[label] = json.loads(output.strip().splitlines()[-1])
-    print(f"metrics={args.metrics} size={args.size} batch_frames={args.batch_frames} (stand-in networks)")
+    heap = "glibc default" if args.glibc_default_heap else "bounded (float_eval.runtime, as float-eval run)"
+    print(f"metrics={args.metrics} size={args.size} batch_frames={args.batch_frames} heap={heap}")
+    print("stand-in networks (no weights): the pipeline's own memory, not the networks'")
     print(f"{'video':>6} {'frames':>7} {'base MiB':>9} {'peak MiB':>9} {'+MiB':>8} {'wall s':>7}  scored")
     for label in ("short", "long"):
         r = results[label]

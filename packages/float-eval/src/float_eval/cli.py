@@ -18,6 +18,7 @@ from .ops.clips import ClipSampling
 from .registry import DEFAULT_METRICS, ENTRY_POINT_GROUP, available_metrics, get_metric_factory
 from .report import Report, warnings
 from .run import evaluate
+from .runtime import bound_heap_growth
 from .shards import merge_shards, parse_shard, run_shard
 from .weights import MANIFEST, WEIGHTS_ENV, WeightsError, check_weights, fetch_weights, weights_dir
 
@@ -206,6 +207,7 @@ def run(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="videos and frames")] = True,
 ) -> None:
     """Score generated videos against references and write JSON, Markdown and CSV reports."""
+    bound_heap_growth()  # memory flat in video length (float_eval.runtime)
     try:
         config = EvalConfig(
             generated=generated,

@@ -63,10 +63,10 @@ PREEMPHASIS = 0.97
 MIN_CHUNK_STEPS = 256
 
 
-def mfcc(audio: np.ndarray, sample_rate: int = 16000, chunk_steps: int = 6000) -> np.ndarray:
+def mfcc(audio: np.ndarray, sample_rate: int = 16000, chunk_steps: int = 1000) -> np.ndarray:
     """python_speech_features MFCC with its defaults: [13, steps] at 100 Hz (float64).
 
-    Computed about ``chunk_steps`` windows at a time (a minute of audio by default), so memory does not grow
+    Computed about ``chunk_steps`` windows at a time (10 s of audio by default), so memory does not grow
     with the audio's length beyond the result. The pre-emphasis is applied over each chunk with the sample
     before it and every window is then independent, so the values are those of one call on the whole
     signal. Chunks are never shorter than 256 windows: below ~50 rows OpenBLAS multiplies by the filterbank
@@ -208,7 +208,7 @@ def syncnet_lse_stream(
             parts.append(block[max(lo - k * batch_size, 0) : hi - k * batch_size])
         return torch.cat(parts)
 
-    rows: list[torch.Tensor] = []
+    table: torch.Tensor | None = None  # [n, win], filled row by row (one allocation, not one per frame)
     buffer: list[torch.Tensor] = []
     start = 0
     crops = iter(crop_batches)
@@ -225,12 +225,16 @@ def syncnet_lse_stream(
             lo, hi = max(i - vshift, 0), min(i + vshift + 1, n)
             window = torch.zeros(win, emb_dim)
             window[lo - (i - vshift) : hi - (i - vshift)] = audio_rows(lo, hi)
-            rows.append(F.pairwise_distance(video[i - start : i - start + 1].expand(win, -1), window))
+            row = F.pairwise_distance(video[i - start : i - start + 1].expand(win, -1), window)
+            if table is None:
+                table = torch.empty(n, win, dtype=row.dtype)
+            table[i] = row
         for k in [k for k in audio_cache if (k + 1) * batch_size <= start + count - vshift]:
             del audio_cache[k]
         buffer = buffer[count:]
         start += count
-    return lse_from_distances(torch.stack(rows), vshift)
+    assert table is not None
+    return lse_from_distances(table, vshift)
 
 
 def syncnet_lse(

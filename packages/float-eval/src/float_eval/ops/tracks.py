@@ -121,16 +121,25 @@ def crop_frames(
         [L, 3, size, size] float 0..255.
     """
     out = []
+    _, height, width = frames.shape[1:]
     for i in range(frames.shape[0]):
         bs, cy, cx = (float(v) for v in geometry[i])
+        # The reference pads the frame by ``pad`` pixels of grey 110 on every side and cuts the face out of
+        # that; only the cut window is built here (same values, without a padded copy of the whole frame).
         pad = int(bs * (1 + 2 * crop_scale))
-        img = F.pad(frames[i].float(), (pad, pad, pad, pad), value=110.0)
         my, mx = cy + pad, cx + pad
-        face = img[
-            :,
-            int(my - bs) : int(my + bs * (1 + 2 * crop_scale)),
-            int(mx - bs * (1 + crop_scale)) : int(mx + bs * (1 + crop_scale)),
-        ]
+        # The reference's slices of the padded frame, with Python's rules (clipping, negative indices).
+        y0, y1, _ = slice(int(my - bs), int(my + bs * (1 + 2 * crop_scale))).indices(height + 2 * pad)
+        x0, x1, _ = slice(int(mx - bs * (1 + crop_scale)), int(mx + bs * (1 + crop_scale))).indices(
+            width + 2 * pad
+        )
+        face = torch.full((3, max(0, y1 - y0), max(0, x1 - x0)), 110.0)
+        fy0, fy1 = max(y0, pad), min(y1, pad + height)  # the frame's rows inside the window
+        fx0, fx1 = max(x0, pad), min(x1, pad + width)
+        if fy0 < fy1 and fx0 < fx1:
+            face[:, fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0] = frames[
+                i, :, fy0 - pad : fy1 - pad, fx0 - pad : fx1 - pad
+            ]
         out.append(F.interpolate(face[None], size=(size, size), mode="bilinear", align_corners=False)[0])
     return torch.stack(out)
 
