@@ -43,14 +43,16 @@ def test_nothing_paired_exits_1_unless_allowed(
     code, output = _run(*args, "--out", str(tmp_path / "r.json"), "--allow-empty")
     assert code == 0 and (tmp_path / "r.csv").is_file()
     # The ordinary run: three pairs, exit 0, problem counts printed.
-    code, output = _run("--generated", str(gen), "--reference", str(ref), "--metrics", "frame_count")
+    args = ["--generated", str(gen), "--reference", str(ref), "--metrics", "frame_count"]
+    code, output = _run(*args, "--out", str(tmp_path / "ok.json"))
     assert code == 0, output
     assert "3 pairs scored (1 unpaired videos)" in output and "mismatched frame count" in output
 
 
 def test_empty_metrics_are_refused(folders: tuple[Path, Path, Path], tmp_path: Path) -> None:
     gen, ref, _ = folders
-    code, output = _run("--generated", str(gen), "--reference", str(ref), "--metrics", " ")
+    args = ["--generated", str(gen), "--reference", str(ref), "--metrics", " "]
+    code, output = _run(*args, "--out", str(tmp_path / "r.json"))
     assert code == 2 and "--metrics" in output and "no metric named" in output
     with pytest.raises(ValueError, match="no metric named"):
         EvalConfig(generated=gen, reference=ref, metrics=[])
