@@ -157,8 +157,8 @@ class VideoPair:
         """
         found = self._faces(side, detector)
         if not found.complete:
-            if len(found):
-                raise RuntimeError("faces() was called in the middle of a pass; use faces_in()")
+            if len(found):  # an earlier pass stopped detecting (the detector refused a frame): start again
+                found = self._cache[("faces", side, id(detector))] = FrameFaces()
             for start, batch in self._numbered(side, f"faces ({getattr(detector, 'name', 'detector')})"):
                 self.faces_in(side, detector, batch, start)
             found.freeze()
