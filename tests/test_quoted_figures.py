@@ -13,7 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "tools" / "float_tools" / "proof" / "results" / "demo-bundle.json"
 README = ROOT / "README.md"
-MODEL_CARD = ROOT / "packages" / "float-pipeline" / "src" / "float_pipeline" / "bundles" / "demo" / "README.md"
+MODEL_CARD = (
+    ROOT / "packages" / "float-pipeline" / "src" / "float_pipeline" / "bundles" / "demo" / "README.md"
+)
 
 
 def _sets() -> dict[str, dict[str, float]]:

@@ -257,7 +257,8 @@ def test_cli_run_reads_the_weights_folder(prepared: Path, bundle_dir: Path, tmp_
     report = json.loads((out / "report.json").read_text())
     assert report["settings"]["lse"]["face_detector"] == "s3fd"
     assert sorted(report["settings"]["weights_unverified"]) == ["sfd_face.pth", "syncnet_v2.model"]
-    assert report["problem_counts"]["no face track (lse)"] == 2
+    # Frames too small for S3FD are counted as such (#28), not as "no face track".
+    assert report["problem_counts"]["frames too small for the face detector (lse)"] == 2
     for video in report["per_video"]:
         assert any("S3FD needs frames of at least 128 px" in p for p in video["problems"])
     assert "FLOAT (paper, Table 1, HDTF)" in (out / "report.md").read_text()

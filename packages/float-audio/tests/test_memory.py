@@ -1,6 +1,7 @@
 """Bounded memory for long audio: a 10-minute file against a 30-second one, each in a fresh process (slow).
 
-``tools/float_tools/bench/audio_memory.py`` runs the same measurement with a wav2vec2-base-sized encoder.
+``python -m float_tools.bench.audio_memory`` runs the same measurement with a wav2vec2-base-sized
+encoder.
 """
 
 from __future__ import annotations

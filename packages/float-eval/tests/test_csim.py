@@ -11,6 +11,7 @@ import torch
 from float_eval.metrics import CSIM
 from float_eval.nets import SCRFD, ArcFaceONNX, Face
 from float_eval.ops import ARCFACE_TEMPLATE, decode_scrfd, norm_crop, similarity_transform, warp_affine
+from float_eval.ops.detection import scrfd_input
 
 
 def test_similarity_transform_recovers_rotation_scale_translation() -> None:
@@ -149,3 +150,43 @@ def test_scrfd_onnx_detector_maps_back_to_frame(tmp_path: Path) -> None:
     np.testing.assert_allclose(faces[0].box, [0, 16, 48, 64], atol=1e-4)
     assert faces[0].kps is not None and faces[0].kps.shape == (5, 2)
     np.testing.assert_allclose(faces[0].kps[0], [24, 40], atol=1e-4)
+
+
+@pytest.mark.parametrize(("height", "width"), [(576, 704), (704, 576), (480, 640), (300, 300)])
+def test_scrfd_input_is_insightfaces(height: int, width: int) -> None:
+    """insightface ``SCRFD.detect``: int() of the short side, uint8 resize, black (-0.996) padding."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    blob, det_scale = scrfd_input(image, (640, 640))
+    # insightface, written out: im_ratio = h / w against model_ratio = 1.
+    if height / width > 1.0:
+        new_h, new_w = 640, int(640 / (height / width))
+    else:
+        new_w, new_h = 640, int(640 * (height / width))
+    if (height, width) == (576, 704):
+        assert new_h == 523  # not round(576 * 640 / 704) = 524
+    assert blob.shape == (1, 3, 640, 640) and blob.dtype == np.float32
+    assert det_scale == new_h / height
+    pad = -127.5 / 128.0
+    assert (blob[:, :, new_h:, :] == pad).all() and (blob[:, :, :, new_w:] == pad).all()
+    content = blob[0, :, :new_h, :new_w] * 128.0 + 127.5
+    np.testing.assert_array_equal(content, np.round(content))  # resized to uint8 values, as cv2.resize gives
+    expected = torch.nn.functional.interpolate(
+        torch.from_numpy(image).permute(2, 0, 1)[None].float(), size=(new_h, new_w), mode="bilinear"
+    )[0]
+    np.testing.assert_allclose(content, expected.numpy(), atol=0.5)
+
+
+def test_scrfd_maps_boxes_back_through_det_scale_on_non_square_frames(tmp_path: Path) -> None:
+    outs = [torch.from_numpy(o) for o in _scrfd_outputs()]
+
+    class StandIn(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            zero = x.mean() * 0
+            return tuple(o + zero for o in outs)
+
+    path = tmp_path / "det_10g.onnx"
+    torch.onnx.export(StandIn(), (torch.zeros(1, 3, 32, 32),), str(path), dynamo=False)
+    faces = SCRFD(path, input_size=(32, 32)).detect(np.zeros((60, 70, 3), np.uint8))
+    det_scale = int(32 * 60 / 70) / 60  # 27 / 60
+    np.testing.assert_allclose(faces[0].box, np.array([0, 8, 24, 32]) / det_scale, atol=1e-4)

@@ -131,3 +131,37 @@ def test_syncnet_crops_follow_reference_geometry() -> None:
     assert float(mid[112, 0]) == pytest.approx(0.0) and float(mid[112, 40]) == pytest.approx(200.0)
     edge = syncnet_crops(frames[:3], np.tile(np.array([0.0, 0.0, 20.0, 20.0]), (3, 1)))
     assert float(edge[1, 0, 0, 0]) == pytest.approx(110.0)  # outside the frame: the reference's grey padding
+
+
+def test_crops_cut_the_window_of_the_padded_frame_without_padding_it() -> None:
+    """crop_frames builds only the window syncnet_python cuts from its grey-padded frame: same values."""
+    import torch.nn.functional as F
+
+    from float_eval.ops import crop_frames
+
+    def padded_reference(frame: torch.Tensor, bs: float, cy: float, cx: float, crop_scale: float = 0.4):
+        pad = int(bs * (1 + 2 * crop_scale))
+        img = F.pad(frame.float(), (pad, pad, pad, pad), value=110.0)
+        my, mx = cy + pad, cx + pad
+        face = img[
+            :,
+            int(my - bs) : int(my + bs * (1 + 2 * crop_scale)),
+            int(mx - bs * (1 + crop_scale)) : int(mx + bs * (1 + crop_scale)),
+        ]
+        return F.interpolate(face[None], size=(224, 224), mode="bilinear", align_corners=False)[0]
+
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+    frames = torch.randint(0, 256, (120, 3, 48, 64), dtype=torch.uint8)
+    geometry = np.stack([rng.uniform(3, 40, 120), rng.uniform(-10, 60, 120), rng.uniform(-10, 75, 120)], 1)
+    compared = 0
+    for i in range(120):
+        try:
+            expected = padded_reference(frames[i], *geometry[i])
+        except RuntimeError:  # an empty window (box far outside the frame) fails in both
+            with pytest.raises(RuntimeError):
+                crop_frames(frames[i : i + 1], geometry[i : i + 1])
+            continue
+        assert torch.equal(crop_frames(frames[i : i + 1], geometry[i : i + 1])[0], expected)
+        compared += 1
+    assert compared > 100

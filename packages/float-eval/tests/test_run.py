@@ -8,72 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fe_standins import Detector, components
 
 from float_eval import ClipSampling, Components, EvalConfig, WeightsError, evaluate
 from float_eval.nets import Face
 from float_eval.ops import ARCFACE_TEMPLATE
 from float_eval.video import read_audio, read_video
-
-
-class _Detector:
-    name = "stand-in"
-
-    def detect(self, image: np.ndarray) -> list[Face]:
-        if image.mean() < 10:
-            return []
-        h, w = image.shape[:2]
-        return [
-            Face(np.array([4.0, 4.0, w - 4.0, h - 4.0]), 1.0, ARCFACE_TEMPLATE * np.array([w / 112, h / 112]))
-        ]
-
-
-class _Sync(torch.nn.Module):
-    def forward_lip(self, x: torch.Tensor) -> torch.Tensor:
-        return x[:, :, 2].mean(dim=(1, 2, 3))[:, None] / 255.0
-
-    def forward_aud(self, x: torch.Tensor) -> torch.Tensor:
-        return (x[:, 0, 0, 8:12].mean(dim=1) > 0).float()[:, None]
-
-
-class _I3D(torch.nn.Module):
-    def forward(
-        self, x: torch.Tensor, rescale: bool = False, resize: bool = False, return_features: bool = False
-    ):
-        return x.float().mean(dim=(3, 4)).flatten(1)[:, :6] / 255.0
-
-
-class _Pool(torch.nn.Module):
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return [
-            torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3)), x.amax(dim=(2, 3)), x.amin(dim=(2, 3))], 1)[
-                ..., None, None
-            ]
-        ]
-
-
-def _lm3d() -> np.ndarray:
-    # 3D landmarks whose POS fit to the 32x32 frames' keypoints gives a ~224-pixel aligned frame.
-    pts = ARCFACE_TEMPLATE * (32 / 112)
-    pts = (pts - pts.mean(0)) / 14.0
-    return np.c_[pts[:, 0], -pts[:, 1], np.linspace(-0.1, 0.1, 5)]
-
-
-def _components() -> Components:
-    torch.manual_seed(0)
-    recon = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(), torch.nn.Linear(48, 257))
-    return Components(
-        fid_network=_Pool(),
-        i3d=_I3D(),
-        syncnet=_Sync(),
-        arcface=lambda f: f.mean(dim=2).flatten(1),
-        detector=_Detector(),
-        lse_detector=_Detector(),
-        recon_net=recon,
-        lm3d=_lm3d(),
-        random_weights=True,
-        fid_feature_dim=12,
-        fvd_feature_dim=6,
-    )
 
 
 def test_evaluate_reports_every_video_problem_and_setting(
@@ -92,7 +32,7 @@ def test_evaluate_reports_every_video_problem_and_setting(
         lse_min_face_size=10,
         device="cpu",
     )
-    report = evaluate(config, _components(), progress=False)
+    report = evaluate(config, components(), progress=False)
     by_name = {v.name: v for v in report.per_video}
     assert set(by_name) == {"a", "b", "c", "d"}
     assert by_name["d"].problems == ["no generated video of this name"]
@@ -124,14 +64,13 @@ def test_metrics_sharing_a_detector_detect_each_frame_once(folders: tuple[Path, 
     gen, ref, src = folders
     calls = 0
 
-    class Counting(_Detector):
+    class Counting(Detector):
         def detect(self, image: np.ndarray) -> list[Face]:
             nonlocal calls
             calls += 1
             return super().detect(image)
 
-    components = _components()
-    stand_ins = {**components, "detector": Counting()}
+    stand_ins = {**components(), "detector": Counting()}
     config = EvalConfig(generated=gen, reference=ref, sources=src, metrics=["csim", "efid", "pfid"])
     report = evaluate(config, Components(random_weights=True, **stand_ins), progress=False)
     frames = sum((v.frames_generated or 0) + (v.frames_reference or 0) for v in report.per_video)
@@ -250,7 +189,7 @@ def test_cli_run_loads_weight_files_and_writes_reports(
 def test_lse_without_a_long_enough_track_is_reported(folders: tuple[Path, Path, Path]) -> None:
     gen, ref, src = folders
     config = EvalConfig(generated=gen, reference=ref, sources=src, metrics=["lse"], lse_min_track=5)
-    report = evaluate(config, _components(), progress=False)  # 24-px faces, default min_face_size 100
+    report = evaluate(config, components(), progress=False)  # 24-px faces, default min_face_size 100
     by_name = {v.name: v for v in report.per_video}
     assert by_name["a"].lse_d is None
     assert any("no face track" in p and "larger than 100 px" in p for p in by_name["a"].problems)

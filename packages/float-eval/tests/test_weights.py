@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from float_eval import WeightsError, resolve_weight
 from float_eval.cli import app
-from float_eval.weights import MANIFEST, WEIGHTS_ENV, check_weights, weights_dir
+from float_eval.weights import MANIFEST, WEIGHTS_ENV, WeightFile, check_weights, fetch_weights, weights_dir
 
 
 def test_manifest_lists_every_file_with_source_and_licence() -> None:
@@ -117,3 +117,121 @@ def test_wrong_size_is_refused(tmp_path: Path) -> None:
     (tmp_path / "similarity_Lm3D_all.mat").write_bytes(b"short")
     (status,) = check_weights(tmp_path, ["similarity_Lm3D_all.mat"])
     assert status.present and not status.ok and "size 5 != expected 994" in status.message
+
+
+def test_run_lists_every_missing_weight_file_at_once(tmp_path: Path) -> None:
+    (tmp_path / "gen").mkdir()
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "syncnet_v2.model").write_bytes(b"not syncnet")
+    args = ["run", "--generated", str(tmp_path / "gen"), "--reference", str(tmp_path / "ref")]
+    result = CliRunner().invoke(app, [*args, "--metrics", "fid,lse", "--weights-dir", str(tmp_path / "w")])
+    assert result.exit_code == 2
+    out = result.output
+    assert "3 weight file(s) missing or wrong" in out
+    for name in ("pt_inception-2015-12-05-6726825d.pth", "sfd_face.pth", "syncnet_v2.model"):
+        entry = {e.name: e for e in MANIFEST}[name]
+        assert f"put at:  {tmp_path / 'w' / name}" in out and entry.url in out
+        assert f"sha256:  {entry.sha256}" in out
+    assert "syncnet_v2.model [wrong]" in out and "float-eval weights fetch" in out
+
+
+def _entry(name: str, url: str, payload: bytes, member: str | None = None, pinned: bool = True) -> WeightFile:
+    digest = hashlib.sha256(payload).hexdigest() if pinned else None
+    return WeightFile(
+        name=name, metrics=("fid",), url=url, licence="test", sha256=digest, download=url, member=member
+    )
+
+
+def test_fetch_downloads_verifies_and_extracts(tmp_path: Path) -> None:
+    import zipfile
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "good.bin").write_bytes(b"good weights")
+    (site / "tampered.bin").write_bytes(b"tampered")
+    with zipfile.ZipFile(site / "pack.zip", "w") as z:
+        z.writestr("pack/inner.onnx", b"inner weights")
+    entries = (
+        _entry("good.bin", (site / "good.bin").as_uri(), b"good weights"),
+        _entry("tampered.bin", (site / "tampered.bin").as_uri(), b"the real file"),
+        _entry("inner.onnx", (site / "pack.zip").as_uri(), b"inner weights", member="inner.onnx"),
+        _entry("offline.bin", (site / "absent.bin").as_uri(), b"x"),
+        WeightFile(name="manual.pth", metrics=("fid",), url="https://drive.example/folder", licence="test"),
+    )
+    folder = tmp_path / "weights"
+    results = {r.name: r for r in fetch_weights(folder, entries=entries)}
+    assert {k: r.outcome for k, r in results.items()} == {
+        "good.bin": "fetched",
+        "tampered.bin": "failed",
+        "inner.onnx": "fetched",
+        "offline.bin": "failed",
+        "manual.pth": "manual",
+    }
+    assert (folder / "good.bin").read_bytes() == b"good weights"
+    assert (folder / "inner.onnx").read_bytes() == b"inner weights"
+    assert not (folder / "tampered.bin").exists() and "not the manifest's" in results["tampered.bin"].message
+    assert "https://drive.example/folder" in results["manual.pth"].message
+    assert sorted(p.name for p in folder.iterdir()) == ["good.bin", "inner.onnx"]  # no partial files left
+    again = {r.name: r.outcome for r in fetch_weights(folder, entries=entries[:1])}
+    assert again == {"good.bin": "present"}
+
+
+def test_fetch_cli_refuses_unknown_names(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["weights", "fetch", "--weights-dir", str(tmp_path), "--only", "x.bin"])
+    assert result.exit_code == 2 and "not in the manifest: x.bin" in result.output
+
+
+def _random_lse_weights(folder: Path) -> None:
+    import torch
+
+    from float_eval.nets import S3FDNet, SyncNet
+
+    folder.mkdir(exist_ok=True)
+    torch.manual_seed(0)
+    torch.save(S3FDNet().state_dict(), folder / "sfd_face.pth")
+    torch.save(SyncNet().state_dict(), folder / "syncnet_v2.model")
+
+
+def test_unverified_weights_are_announced_loudly(folders: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    gen, ref, src = folders
+    _random_lse_weights(tmp_path / "w")
+    out = tmp_path / "r.json"
+    args = ["run", "--generated", str(gen), "--reference", str(ref), "--sources", str(src), "--no-progress"]
+    args += [
+        "--metrics",
+        "lse",
+        "--weights-dir",
+        str(tmp_path / "w"),
+        "--out",
+        str(out),
+        "--no-check-digests",
+    ]
+    result = CliRunner().invoke(app, args)
+    # 32-px frames are too small for S3FD: LSE scores nothing, which fails the run unless allowed.
+    assert result.exit_code == 1 and "frames too small for the face detector (lse)" in result.output
+    result = CliRunner().invoke(app, [*args, "--allow-empty"])
+    assert result.exit_code == 0
+    assert "WARNING: UNVERIFIED WEIGHTS: sfd_face.pth, syncnet_v2.model differ" in result.output
+    assert "**UNVERIFIED WEIGHTS: sfd_face.pth, syncnet_v2.model" in out.with_suffix(".md").read_text()
+
+
+def test_a_corrupt_weight_file_is_a_clear_error(folders: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    gen, ref, _ = folders
+    _random_lse_weights(tmp_path / "w")
+    (tmp_path / "w" / "syncnet_v2.model").write_bytes(b"truncated download")
+    args = ["run", "--generated", str(gen), "--reference", str(ref), "--metrics", "lse", "--no-check-digests"]
+    result = CliRunner().invoke(
+        app, [*args, "--weights-dir", str(tmp_path / "w"), "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 2 and result.exception is not None and isinstance(result.exception, SystemExit)
+    assert "syncnet_v2.model could not be loaded" in result.output and "download it again" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_pytorch_fid_is_pinned() -> None:
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    # float_eval.nets.inception uses pytorch-fid's private _inception_v3 and FID blocks: exactly 0.3.0.
+    assert "pytorch-fid==0.3.0" in project["dependencies"]

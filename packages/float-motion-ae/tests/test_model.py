@@ -250,7 +250,7 @@ def test_bf16_decode_stays_close_to_fp32(tiny_model: MotionAutoEncoder) -> None:
 
 def test_bf16_autocast_keeps_activations_in_bf16(tiny_model: MotionAutoEncoder) -> None:
     # float-train's `mixed_precision: bf16`: a float32 activation bias used to promote every conv output to
-    # float32 (and the next conv cast it back), the slow path tools/float_tools/bench/train_step.py times.
+    # float32 (and the next conv cast it back), the slow path python -m float_tools.bench.train_step times.
     torch.manual_seed(8)
     source, driving = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
     tiny_model.train()

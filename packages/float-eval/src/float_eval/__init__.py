@@ -15,6 +15,7 @@ from .registry import DEFAULT_METRICS, available_metrics, check_metric_names, re
 from .report import Report, VideoResult
 from .resources import Components, Resources
 from .run import evaluate, required_weights
+from .shards import merge_shards, run_shard
 from .weights import WeightsError, resolve_weight
 
 __all__ = [
@@ -31,7 +32,9 @@ __all__ = [
     "available_metrics",
     "check_metric_names",
     "evaluate",
+    "merge_shards",
     "register_metric",
     "required_weights",
     "resolve_weight",
+    "run_shard",
 ]

@@ -30,8 +30,17 @@ class VideoMetric(Protocol):
             stand-in is injected, known before anything is loaded (``required_weights`` checks them early).
             Metrics that bring their own files list none here and check them in ``setup``.
 
-    A metric may also define ``setup(resources)`` (:class:`float_eval.Resources`): :func:`float_eval.evaluate`
-    calls it once before the first pair, to load networks (shared with other metrics through ``resources``).
+    A metric may also define:
+
+    - ``setup(resources)`` (:class:`float_eval.Resources`): :func:`float_eval.evaluate` calls it once before
+      the first pair, to load networks (shared with other metrics through ``resources``).
+    - ``frame_consumers(pair) -> {side: [consumer]}``: objects with ``push(frames, start)``, ``close()`` and
+      ``done`` (:class:`float_eval.pair.FrameConsumer`) that :func:`float_eval.evaluate` feeds in one decoding
+      pass per side shared by every metric, before calling ``update(pair)`` (build them with
+      ``pair.plan(self, build)`` and read them back in ``update`` with ``pair.consume(self, build)``, which
+      runs the pass itself when nobody has). Without it, ``update`` reads frames with ``pair.batches(side)``.
+    - ``state()`` and ``merge_state(state)``: the metric's sufficient statistics (numpy arrays and JSON
+      values) and how to add another shard's; needed for ``float-eval run --shard`` and ``merge``.
     """
 
     name: str

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import torch
 
 from .config import EvalConfig
-from .weights import manifest_entry, resolve_weight
+from .weights import WeightsError, manifest_entry, resolve_weight
 
 __all__ = ["Components", "Resources"]
 
@@ -57,6 +57,7 @@ class Resources:
         components: the injected stand-ins.
         weights_sha256: sha256 of every weight file read, by manifest name (written into the report).
         weights_unverified: files read although their digest differs from the manifest (``check_digests``).
+        weights_unpinned: files read whose digest the manifest does not pin (nothing to check them against).
     """
 
     def __init__(self, config: EvalConfig, components: Components | None = None) -> None:
@@ -65,6 +66,7 @@ class Resources:
         self.components = components if components is not None else Components()
         self.weights_sha256: dict[str, str] = {}
         self.weights_unverified: list[str] = []
+        self.weights_unpinned: list[str] = []
         self._shared: dict[str, Any] = {}
 
     @property
@@ -81,7 +83,27 @@ class Resources:
         self.weights_sha256[name] = digest
         if _unverified(name, digest) and name not in self.weights_unverified:
             self.weights_unverified.append(name)
+        entry = manifest_entry(name)
+        if entry.sha256 is None and entry.sha256_prefix is None and name not in self.weights_unpinned:
+            self.weights_unpinned.append(name)
         return path
+
+    def load(self, name: str, loader: Callable[[Path], T]) -> T:
+        """``loader(path)`` of manifest file ``name`` (checked by :meth:`weight`); a file the loader cannot
+        read (truncated, another format) raises :class:`WeightsError` naming it, not the loader's traceback.
+        """
+        path = self.weight(name)
+        try:
+            return loader(path)
+        except Exception as err:
+            entry = manifest_entry(name)
+            digest = self.weights_sha256.get(name, "?")
+            raise WeightsError(
+                f"weight file {path} could not be loaded ({type(err).__name__}: {str(err)[:300]}). "
+                f"It is corrupt or not the file float-eval expects (sha256 {digest[:16]}…"
+                + (f", manifest {entry.sha256[:16]}…" if entry.sha256 else ", not pinned in the manifest")
+                + f"): download it again from {entry.url}"
+            ) from err
 
     def shared(self, key: str, build: Callable[[], T]) -> T:
         """The stand-in injected as ``key``, else the object ``build()`` made for the run's first caller."""

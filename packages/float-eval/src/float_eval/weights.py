@@ -1,27 +1,36 @@
-"""The manifest of every weight file the suite reads, and where it looks for them.
+"""The manifest of every weight file the suite reads, where it looks for them, and how to fetch them.
 
-Nothing is ever downloaded: files are read from a local folder given by ``--weights-dir`` or the
+A run never downloads: files are read from a local folder given by ``--weights-dir`` or the
 ``FLOAT_EVAL_WEIGHTS`` environment variable (default ``~/.cache/float-eval``). A missing or wrong file raises
-:class:`WeightsError` naming the file, its source and the folder to put it in.
+:class:`WeightsError` naming the file, its source and the folder to put it in. ``float-eval weights fetch``
+(:func:`fetch_weights`) downloads what is missing, when online, and keeps a file only if its digest matches.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import urllib.request
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "MANIFEST",
     "WEIGHTS_ENV",
+    "FetchResult",
     "WeightFile",
     "WeightStatus",
     "WeightsError",
     "check_weights",
+    "fetch_weights",
     "file_sha256",
     "manifest_entry",
+    "missing_weights_message",
     "resolve_weight",
     "weights_dir",
 ]
@@ -48,6 +57,10 @@ class WeightFile(BaseModel):
     sha256_prefix: str | None = None
     size: int | None = None
     note: str = ""
+    # A direct download (``url`` may be a page); ``member`` names the file inside it when it is a zip.
+    # None: it must be downloaded by hand from ``url`` (e.g. a Google Drive folder).
+    download: str | None = None
+    member: str | None = None
 
 
 MANIFEST: tuple[WeightFile, ...] = (
@@ -59,6 +72,7 @@ MANIFEST: tuple[WeightFile, ...] = (
         sha256="6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
         sha256_prefix="6726825d",
         size=95628359,
+        download="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
         note="pytorch-fid 0.3.0 FID Inception (pool3, 2048-d). Digest and size: Git LFS pointers of two "
         "Hugging Face mirrors (JamesHujy/EMABench commit f246ee5, RaphaelLiu/EvalCrafter-Models commit "
         "6040b4d); they agree with the 6726825d prefix pytorch-fid publishes in the file name",
@@ -68,8 +82,9 @@ MANIFEST: tuple[WeightFile, ...] = (
         metrics=("fvd",),
         url="https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt",
         licence="Apache-2.0 (tf.hub i3d-kinetics-400, TorchScript port used by StyleGAN-V)",
+        download="https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1",
         note="StyleGAN-V fvd2048_16f detector, 400-d features. Not pinned: no public source found that "
-        "states its sha256",
+        "states its sha256 (reports record the digest of the file used, and list it as unpinned)",
     ),
     WeightFile(
         name="syncnet_v2.model",
@@ -77,6 +92,7 @@ MANIFEST: tuple[WeightFile, ...] = (
         url="http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model",
         licence="MIT (joonson/syncnet_python); check the VGG site's terms",
         sha256="961e8696f888fce4f3f3a6c3d5b3267cf5b343100b238e79b2659bff2c605442",
+        download="http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model",
         note="SyncNet v2 'S' state dict. Digest: Git LFS pointers of two Hugging Face mirrors "
         "(chunyu-li/LatentSync auxiliary/syncnet_v2.model, lithiumice/models_hub_2 "
         "syncnet/syncnet_v2.model); exact size not stated (54.6 MB)",
@@ -87,6 +103,7 @@ MANIFEST: tuple[WeightFile, ...] = (
         url="https://www.robots.ox.ac.uk/~vgg/software/lipsync/data/sfd_face.pth",
         licence="MIT (joonson/syncnet_python, S3FD from yxlijun/S3FD.pytorch); check the VGG site's terms",
         sha256="d54a87c2b7543b64729c9a25eafd188da15fd3f6e02f0ecec76ae1b30d86c491",
+        download="https://www.robots.ox.ac.uk/~vgg/software/lipsync/data/sfd_face.pth",
         note="S3FD face detector of syncnet_python's LSE tracks (S3FDNet state dict). Digest: the LFS/Xet "
         "pointer of one Hugging Face mirror (Hyathi/Preprocess sfd_face.pth, 89.8 MB), not cross-checked",
     ),
@@ -97,6 +114,8 @@ MANIFEST: tuple[WeightFile, ...] = (
         licence="non-commercial research only (insightface model pack buffalo_l)",
         sha256="4c06341c33c2ca1f86781dab0e829f88ad5b64be9fba56e56bc9ebdefc619e43",
         size=174383860,
+        download="https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip",
+        member="w600k_r50.onnx",
         note="ArcFace R50 (WebFace600K), 112x112 input, 512-d output; unzip buffalo_l.zip. Digest and size: "
         "Git LFS pointers of two Hugging Face mirrors (maze/faceX commit 726aff7, OwlMaster/live_rope commit "
         "f16e949)",
@@ -108,6 +127,8 @@ MANIFEST: tuple[WeightFile, ...] = (
         licence="non-commercial research only (insightface model pack buffalo_l)",
         sha256="5838f7fe053675b1c7a08b633df49e7af5495cee0493c7dcf6697200b85b5b91",
         size=16923827,
+        download="https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip",
+        member="det_10g.onnx",
         note="SCRFD-10G face detector with 5 keypoints (also LSE tracks with --face-detector scrfd); unzip "
         "buffalo_l.zip. Digest and size: Git LFS pointers of Hugging Face mirrors (AndorML/Public commit "
         "121864c, luca115/stable-diffusion insightface/models/buffalo_l/det_10g.onnx, leonelhs/HiFiFace "
@@ -131,6 +152,7 @@ MANIFEST: tuple[WeightFile, ...] = (
         licence="MIT (Deep3DFaceRecon_pytorch repository)",
         sha256="53b83ce6e35c50ddc3e97603650cef4970320c157e75c241c844f29c1dcba65a",
         size=994,
+        download="https://raw.githubusercontent.com/sicxu/Deep3DFaceRecon_pytorch/master/BFM/similarity_Lm3D_all.mat",
         note="68 standard 3D landmarks used by Deep3DFaceRecon's align_img. Digest: the Git LFS pointer of "
         "the Hugging Face space gwang-kim/DATID-3D (pose_estimation/BFM); 994 bytes also in SadTalker's copy",
     ),
@@ -181,7 +203,10 @@ class WeightStatus(BaseModel):
 
 
 def _check(entry: WeightFile, folder: Path) -> WeightStatus:
-    path = folder / entry.name
+    return _check_file(entry, folder / entry.name)
+
+
+def _check_file(entry: WeightFile, path: Path) -> WeightStatus:
     if not path.is_file():
         return WeightStatus(
             name=entry.name,
@@ -237,3 +262,120 @@ def resolve_weight(name: str, folder: str | Path | None = None, verify: bool = T
         )
     assert status.sha256 is not None
     return Path(status.path), status.sha256
+
+
+def missing_weights_message(statuses: list[WeightStatus], folder: str | Path | None = None) -> str:
+    """One message listing every missing or wrong file with its source, destination and expected sha256."""
+    root = weights_dir(folder)
+    lines = [f"{len(statuses)} weight file(s) missing or wrong in {root}:"]
+    for status in statuses:
+        entry = manifest_entry(status.name)
+        state = "wrong" if status.present else "missing"
+        lines.append(f"  {entry.name} [{state}] for {', '.join(entry.metrics)}")
+        if status.present:
+            lines.append(f"    found:   {status.message}")
+        lines.append(
+            f"    source:  {entry.url}" + (f" (file {entry.member} in the zip)" if entry.member else "")
+        )
+        lines.append(f"    put at:  {root / entry.name}")
+        lines.append(f"    sha256:  {entry.sha256 or 'not pinned: ' + entry.note}")
+    lines.append(
+        f"Fetch them with `float-eval weights fetch --weights-dir {root}` (when online), or point "
+        f"--weights-dir or ${WEIGHTS_ENV} at the folder holding them."
+    )
+    return "\n".join(lines)
+
+
+class FetchResult(BaseModel):
+    """What :func:`fetch_weights` did with one file: ``fetched``, ``present``, ``manual`` or ``failed``."""
+
+    name: str
+    outcome: str
+    message: str
+
+
+def _download(url: str, target: Path, opener: Callable[..., Any]) -> None:
+    with opener(url) as response, open(target, "wb") as handle:
+        shutil.copyfileobj(response, handle, length=1 << 20)
+
+
+def fetch_weights(
+    folder: str | Path | None = None,
+    names: list[str] | None = None,
+    entries: tuple[WeightFile, ...] | None = None,
+    opener: Callable[..., Any] = urllib.request.urlopen,
+    log: Callable[[str], None] = lambda message: None,
+) -> list[FetchResult]:
+    """Download every missing or wrong manifest file (or only ``names``) into the weights folder.
+
+    Each file is written under a hidden temporary name, checked against the manifest (size, sha256 or its
+    published prefix) and only then renamed into place; a file that does not match is deleted and reported.
+    Files from a zip (insightface's ``buffalo_l.zip``) are extracted from one download. Files without a
+    direct download (``download=None``) are reported as ``manual`` with their source.
+
+    Args:
+        entries: the manifest to use (default :data:`MANIFEST`; tests pass their own).
+        opener: ``urllib.request.urlopen`` or a stand-in (called with the URL, returns a file-like context).
+    """
+    root = weights_dir(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    manifest = entries if entries is not None else MANIFEST
+    wanted = [e for e in manifest if names is None or e.name in names]
+    results: list[FetchResult] = []
+    archives: dict[str, Path] = {}
+    try:
+        for entry in wanted:
+            status = _check(entry, root)
+            if status.ok:
+                results.append(FetchResult(name=entry.name, outcome="present", message=status.message))
+                continue
+            if entry.download is None:
+                results.append(
+                    FetchResult(
+                        name=entry.name,
+                        outcome="manual",
+                        message=f"no direct download: get it from {entry.url} "
+                        f"and put it at {root / entry.name}",
+                    )
+                )
+                continue
+            temp = root / f".{entry.name}.part"
+            try:
+                if entry.member is None:
+                    log(f"downloading {entry.name} from {entry.download}")
+                    _download(entry.download, temp, opener)
+                else:
+                    if entry.download not in archives:
+                        archive = root / f".{Path(entry.download.split('?')[0]).name}.part"
+                        log(f"downloading {entry.download}")
+                        _download(entry.download, archive, opener)
+                        archives[entry.download] = archive
+                    with zipfile.ZipFile(archives[entry.download]) as zipped:
+                        member = next((n for n in zipped.namelist() if Path(n).name == entry.member), None)
+                        if member is None:
+                            raise ValueError(f"{entry.download} holds no {entry.member}")
+                        with zipped.open(member) as src, open(temp, "wb") as dst:
+                            shutil.copyfileobj(src, dst, length=1 << 20)
+                check = _check_file(entry, temp)
+                if not check.ok:
+                    raise ValueError(f"the downloaded file is not the manifest's: {check.message}")
+                os.replace(temp, root / entry.name)
+                digest = check.sha256
+                pinned = entry.sha256 is not None or entry.sha256_prefix is not None
+                results.append(
+                    FetchResult(
+                        name=entry.name,
+                        outcome="fetched",
+                        message=f"sha256 {digest}" + ("" if pinned else " (not pinned: nothing to compare)"),
+                    )
+                )
+            except Exception as err:  # network, HTTP, zip or digest: reported per file, the others go on
+                results.append(
+                    FetchResult(name=entry.name, outcome="failed", message=f"{entry.download}: {err}")
+                )
+            finally:
+                temp.unlink(missing_ok=True)
+    finally:
+        for archive in archives.values():
+            archive.unlink(missing_ok=True)
+    return results

@@ -126,8 +126,8 @@ class Pipeline:
         With ``tune_allocator=True`` (the CLIs pass it) and a CPU device, glibc malloc is told to keep freed
         memory (``float_motion_ae.tune_cpu_allocator``): the decoder frees and reallocates the same large maps
         on every frame, which otherwise costs ~1.5x at 512 px (tools/float_tools/bench/decoder.py). It is a
-        process-wide
-        setting that keeps the peak heap resident, so a library call never makes it unasked (default False).
+        process-wide setting that keeps the peak heap resident, so a library call never makes it unasked
+        (default False).
 
         Raises:
             BundleError: missing or incomplete bundle (the message names the file).

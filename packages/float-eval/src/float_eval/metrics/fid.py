@@ -1,13 +1,13 @@
 """FID on frames with pytorch-fid's Inception (pool3, 2048-d; :mod:`float_eval.nets.inception`).
 
 :class:`FID` streams frames into two float64 feature distributions; :class:`FIDMetric` is the ``fid`` metric
-of a run: every generated frame against every reference frame.
+of a run: every generated frame against every reference frame, streamed in batches.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -17,7 +17,7 @@ from .frechet import FrechetMetric
 
 if TYPE_CHECKING:
     from ..config import EvalConfig
-    from ..pair import VideoPair
+    from ..pair import Plan, VideoPair
     from ..resources import Resources
 
 __all__ = ["FID", "FIDMetric"]
@@ -70,14 +70,43 @@ class FID(FrechetMetric):
         return torch.cat(out) if out else torch.zeros(0, self.dim)
 
     def settings(self) -> dict[str, object]:
-        return {
-            "backbone": "pytorch-fid 0.3.0 InceptionV3 pool3 (2048-d)",
-            "weights": FID_WEIGHTS,
-            "weights_sha256": self.weights_sha256,
-            "resize": "F.interpolate to 299x299, bilinear, align_corners=False",
-            "input_range": "[0,1] -> 2x-1",
-            "covariance": "unbiased (ddof=1)",
-        }
+        return fid_settings(self.weights_sha256)
+
+
+def fid_settings(weights_sha256: str | None) -> dict[str, object]:
+    """What produces an FID (written beside it)."""
+    return {
+        "backbone": "pytorch-fid 0.3.0 InceptionV3 pool3 (2048-d)",
+        "weights": FID_WEIGHTS,
+        "weights_sha256": weights_sha256,
+        "resize": "F.interpolate to 299x299, bilinear, align_corners=False",
+        "input_range": "[0,1] -> 2x-1",
+        "covariance": "unbiased (ddof=1)",
+    }
+
+
+class _FIDFeed:
+    """Frames of one side into :class:`FID` in groups of its batch size: the forward passes of one call on
+    the whole video, with at most a batch and a group held."""
+
+    def __init__(self, fid: FID, real: bool) -> None:
+        self.fid, self.real, self.done = fid, real, False
+        self.buffer: list[torch.Tensor] = []
+
+    def push(self, frames: torch.Tensor, start: int) -> None:
+        self.buffer.append(frames)
+        held = torch.cat(self.buffer)
+        size = self.fid.batch_size
+        while held.shape[0] >= size:
+            self.fid.update(held[:size], real=self.real)
+            held = held[size:]
+        self.buffer = [held]
+
+    def close(self) -> None:
+        held = torch.cat(self.buffer)
+        if held.shape[0]:
+            self.fid.update(held, real=self.real)
+        self.buffer, self.done = [], True
 
 
 class FIDMetric:
@@ -94,22 +123,46 @@ class FIDMetric:
 
     def __init__(self, config: EvalConfig) -> None:
         self.config = config
+        self.stats: FrechetMetric | None = None  # the FID once set up; statistics only after merge_state
+        self.weights_sha256: str | None = None
 
     def setup(self, resources: Resources) -> None:
-        network = resources.shared("fid_network", lambda: build_fid_inception(resources.weight(FID_WEIGHTS)))
+        network = resources.shared("fid_network", lambda: resources.load(FID_WEIGHTS, build_fid_inception))
         dim = resources.components.get("fid_feature_dim", 2048)
         self.fid = FID(network, device=resources.device, feature_dim=dim)
-        self.fid.weights_sha256 = resources.weights_sha256.get(FID_WEIGHTS)
+        self.weights_sha256 = self.fid.weights_sha256 = resources.weights_sha256.get(FID_WEIGHTS)
+        self.stats = self.fid
+
+    def frame_consumers(self, pair: VideoPair) -> Plan:
+        """Both sides' frames, fed to the network in pytorch-fid's batches (``evaluate`` shares the pass)."""
+        return pair.plan(self, self._plan)
+
+    def _plan(self) -> Plan:
+        return {"generated": [_FIDFeed(self.fid, real=False)], "reference": [_FIDFeed(self.fid, real=True)]}
 
     def update(self, pair: VideoPair) -> None:
-        self.fid.update(pair.generated, real=False)
-        self.fid.update(pair.reference, real=True)
+        pair.consume(self, self._plan)
 
     def compute(self) -> float:
-        return self.fid.compute()
+        if self.stats is None:
+            raise ValueError("FID saw no frames")
+        return self.stats.compute()
 
     def reset(self) -> None:
-        self.fid.reset()
+        if self.stats is not None:
+            self.stats.reset()
 
     def settings(self) -> dict[str, object]:
-        return self.fid.settings()
+        return fid_settings(self.weights_sha256)
+
+    def state(self) -> dict[str, Any]:
+        """Feature sums and counts of both sides (float64), and the weights' digest."""
+        assert self.stats is not None
+        return {"stats": self.stats.state(), "weights_sha256": self.weights_sha256}
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        """Add a shard's statistics (no network needed)."""
+        if self.stats is None:
+            self.stats = FrechetMetric(dim=len(state["stats"]["real"]["sum"]), ddof=1)
+        self.stats.merge_state(state["stats"])
+        self.weights_sha256 = state["weights_sha256"]

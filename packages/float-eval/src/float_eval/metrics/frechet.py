@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -39,6 +41,15 @@ class FrechetMetric:
     def reset(self) -> None:
         self.real.reset()
         self.fake.reset()
+
+    def state(self) -> dict[str, Any]:
+        """Both distributions' sufficient statistics (float64), as :meth:`merge_state` reads them."""
+        return {"real": self.real.state(), "fake": self.fake.state()}
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        """Add the statistics of another run (another shard) saved by :meth:`state`."""
+        self.real.merge(FeatureStats.from_state(state["real"], self.real.ddof))
+        self.fake.merge(FeatureStats.from_state(state["fake"], self.fake.ddof))
 
     def compute(self) -> float:
         """Fréchet distance between the two distributions seen so far."""

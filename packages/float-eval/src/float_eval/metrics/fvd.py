@@ -9,22 +9,24 @@ biased one (divide by N).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..nets.i3d import FVD_WEIGHTS, load_i3d
 from ..ops.clips import ClipSampling, clip_starts
+from ..pair import SIDES
 from ..weights import resolve_weight
 from .frechet import FrechetMetric
 
 if TYPE_CHECKING:
     from ..config import EvalConfig
-    from ..pair import VideoPair
+    from ..pair import Plan, VideoPair
     from ..resources import Resources
 
-__all__ = ["FVD", "FVDMetric"]
+__all__ = ["FVD", "ClipCutter", "FVDMetric"]
 
 
 class FVD(FrechetMetric):
@@ -87,6 +89,24 @@ class FVD(FrechetMetric):
             out.append(self.detector(batch, rescale=True, resize=True, return_features=True).float().cpu())
         return torch.cat(out)
 
+    def stream_features(self, batches: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
+        """I3D features of a video streamed as frame batches [B, 3, H, W] uint8: [n, 400] per clip batch.
+
+        The clips, their order and the batches fed to the network are those of :meth:`features` on the whole
+        video; only the frames a clip still needs are kept between batches.
+        """
+        cutter = ClipCutter(self)
+        start = 0
+        for batch in batches:
+            yield from cutter.push(batch, start)
+            start += batch.shape[0]
+        yield from cutter.close()
+
+    @torch.no_grad()
+    def _clip_features(self, clips: list[torch.Tensor]) -> torch.Tensor:
+        batch = torch.stack(clips).to(self.device)
+        return self.detector(batch, rescale=True, resize=True, return_features=True).float().cpu()
+
     def compute(self) -> float:
         for name, stats in (("reference", self.real), ("generated", self.fake)):
             if stats.count < self.sampling.min_clips:
@@ -98,16 +118,92 @@ class FVD(FrechetMetric):
         return super().compute()
 
     def settings(self) -> dict[str, object]:
-        return {
-            "backbone": "StyleGAN-V I3D TorchScript (tf.hub Kinetics-400), 400-d features",
-            "weights": FVD_WEIGHTS,
-            "weights_sha256": self.weights_sha256,
-            "input": "uint8 [B,3,T,H,W], rescale=True, resize=True",
-            "covariance": "biased (ddof=0), as StyleGAN-V",
-            **self.sampling.model_dump(),
-            "clips_reference": self.real.count,
-            "clips_generated": self.fake.count,
-        }
+        return fvd_settings(self.sampling, self.weights_sha256, self.real.count, self.fake.count)
+
+    @classmethod
+    def statistics_only(cls, sampling: ClipSampling, feature_dim: int = 400) -> FVD:
+        """An FVD without a detector: statistics merged from shards (:meth:`merge_state`) and ``compute``."""
+        fvd = cls.__new__(cls)
+        FrechetMetric.__init__(fvd, dim=feature_dim, ddof=0, min_samples=sampling.min_clips)
+        fvd.sampling, fvd.weights_sha256, fvd.batch_size = sampling, None, 4
+        fvd.device = torch.device("cpu")
+        return fvd
+
+
+class ClipCutter:
+    """Cuts a video pushed in frame batches into :class:`FVD`'s clips and returns their features per batch
+    of ``fvd.batch_size`` clips (the clips and batches of ``FVD.features`` on the whole video)."""
+
+    def __init__(self, fvd: FVD) -> None:
+        self.fvd = fvd
+        s = fvd.sampling
+        self.hop, self.cap = s.clip_hop or s.span, s.max_clips_per_video
+        self.recent: dict[int, torch.Tensor] = {}  # frame index -> [3, H, W]
+        self.start = self.clips = self.seen = 0
+        self.pending: list[torch.Tensor] = []
+
+    def push(self, frames: torch.Tensor, start: int) -> list[torch.Tensor]:
+        """Frames ``start ..`` [B, 3, H, W] uint8; the features [n, D] of the clip batches completed."""
+        if frames.dtype != torch.uint8:
+            raise ValueError(f"FVD takes uint8 frames in [0, 255] (StyleGAN-V's input), got {frames.dtype}")
+        s, out = self.fvd.sampling, []
+        for frame in frames:
+            self.recent[self.seen] = frame
+            self.seen += 1
+            while (self.cap is None or self.clips < self.cap) and self.start + s.span <= self.seen:
+                idx = [self.start + k * s.frame_stride for k in range(s.clip_length)]
+                self.pending.append(torch.stack([self.recent[i] for i in idx]).permute(1, 0, 2, 3))
+                self.clips += 1
+                self.start += self.hop
+                if len(self.pending) == self.fvd.batch_size:
+                    out.append(self.fvd._clip_features(self.pending))
+                    self.pending = []
+            for old in [i for i in self.recent if i < self.start]:
+                del self.recent[old]
+        return out
+
+    def close(self) -> list[torch.Tensor]:
+        """Features of the last, partial batch of clips."""
+        out = [self.fvd._clip_features(self.pending)] if self.pending else []
+        self.pending, self.recent = [], {}
+        return out
+
+
+class _FVDFeed:
+    """One side's frames into :class:`FVD`'s statistics; counts its clips."""
+
+    def __init__(self, fvd: FVD, real: bool) -> None:
+        self.fvd, self.real, self.done = fvd, real, False
+        self.cutter = ClipCutter(fvd)
+        self.clips = 0
+
+    def _add(self, features: list[torch.Tensor]) -> None:
+        for feats in features:
+            self.fvd.update_features(feats, real=self.real)
+            self.clips += feats.shape[0]
+
+    def push(self, frames: torch.Tensor, start: int) -> None:
+        self._add(self.cutter.push(frames, start))
+
+    def close(self) -> None:
+        self._add(self.cutter.close())
+        self.done = True
+
+
+def fvd_settings(
+    sampling: ClipSampling, weights_sha256: str | None, clips_reference: int, clips_generated: int
+) -> dict[str, object]:
+    """What produces an FVD (written beside it)."""
+    return {
+        "backbone": "StyleGAN-V I3D TorchScript (tf.hub Kinetics-400), 400-d features",
+        "weights": FVD_WEIGHTS,
+        "weights_sha256": weights_sha256,
+        "input": "uint8 [B,3,T,H,W], rescale=True, resize=True",
+        "covariance": "biased (ddof=0), as StyleGAN-V",
+        **sampling.model_dump(),
+        "clips_reference": clips_reference,
+        "clips_generated": clips_generated,
+    }
 
 
 class FVDMetric:
@@ -124,26 +220,36 @@ class FVDMetric:
 
     def __init__(self, config: EvalConfig) -> None:
         self.config = config
+        self.fvd = FVD.statistics_only(config.fvd)  # replaced by the full FVD in setup
 
     def setup(self, resources: Resources) -> None:
-        i3d = resources.shared("i3d", lambda: load_i3d(resources.weight(FVD_WEIGHTS), resources.device))
+        i3d = resources.shared(
+            "i3d", lambda: resources.load(FVD_WEIGHTS, lambda path: load_i3d(path, resources.device))
+        )
         dim = resources.components.get("fvd_feature_dim", 400)
         self.fvd = FVD(i3d, sampling=self.config.fvd, device=resources.device, feature_dim=dim)
         self.fvd.weights_sha256 = resources.weights_sha256.get(FVD_WEIGHTS)
 
+    def frame_consumers(self, pair: VideoPair) -> Plan:
+        """Both sides' clips (``evaluate`` shares the pass with the other metrics)."""
+        return pair.plan(self, self._plan)
+
+    def _plan(self) -> Plan:
+        return {"generated": [_FVDFeed(self.fvd, real=False)], "reference": [_FVDFeed(self.fvd, real=True)]}
+
     def update(self, pair: VideoPair) -> None:
         span = self.config.fvd.span
-        for side in ("generated", "reference"):
-            frames = pair.frames(side)
-            if frames.shape[0] < span:
+        plan = pair.consume(self, self._plan)
+        for side in SIDES:
+            feed = plan[side][0]
+            assert isinstance(feed, _FVDFeed)
+            if feed.clips == 0:
+                frames = pair.num_frames(side)
                 pair.problem(
-                    f"fvd: {side} has {frames.shape[0]} frames, shorter than {span}",
-                    count_as="too short for fvd",
+                    f"fvd: {side} has {frames} frames, shorter than {span}", count_as="too short for fvd"
                 )
                 continue
-            feats = self.fvd.features(frames)
-            self.fvd.update_features(feats, real=side == "reference")
-            setattr(pair.result, f"fvd_clips_{side}", feats.shape[0])
+            setattr(pair.result, f"fvd_clips_{side}", feed.clips)
 
     def compute(self) -> float:
         return self.fvd.compute()
@@ -153,3 +259,14 @@ class FVDMetric:
 
     def settings(self) -> dict[str, object]:
         return self.fvd.settings()
+
+    def state(self) -> dict[str, Any]:
+        """Clip-feature sums and counts of both sides (float64), and the weights' digest."""
+        return {"stats": self.fvd.state(), "weights_sha256": self.fvd.weights_sha256}
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        """Add a shard's statistics (no network needed)."""
+        if self.fvd.dim != len(state["stats"]["real"]["sum"]):
+            self.fvd = FVD.statistics_only(self.config.fvd, len(state["stats"]["real"]["sum"]))
+        self.fvd.merge_state(state["stats"])
+        self.fvd.weights_sha256 = state["weights_sha256"]

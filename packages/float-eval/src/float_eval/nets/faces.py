@@ -7,8 +7,9 @@ with that ``detect`` method can replace them (tests use stand-ins).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, overload
 
 import numpy as np
 
@@ -21,7 +22,7 @@ def default_providers() -> list[str]:
     return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
 
 
-__all__ = ["Face", "FaceDetector", "default_providers"]
+__all__ = ["Face", "FaceDetector", "FrameFaces", "default_providers"]
 
 
 @dataclass(frozen=True)
@@ -39,3 +40,76 @@ class FaceDetector(Protocol):
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in an RGB uint8 frame [H, W, 3], highest score first."""
         ...
+
+
+class FrameFaces(Sequence[list[Face]]):
+    """Every frame's faces, stored flat (about 120 bytes a face) so a long video's detections stay small.
+
+    Filled frame by frame (:meth:`append`), readable at any time: ``faces[t]`` is frame ``t``'s list of
+    :class:`Face`, best first, rebuilt on access (boxes and keypoints as float64, which holds every detector's
+    float32 values exactly). ``complete`` is set by :meth:`freeze` once every frame is in.
+    """
+
+    CHUNK = 256
+
+    def __init__(self) -> None:
+        self._chunks: list[
+            tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+        ] = []  # offsets, box, score, kps
+        self._pending: list[list[Face]] = []
+        self._flushed = 0
+        self.complete = False
+
+    def append(self, faces: list[Face]) -> None:
+        """Add the next frame's faces."""
+        if self.complete:
+            raise RuntimeError("FrameFaces is complete")
+        self._pending.append(faces)
+        if len(self._pending) >= self.CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        flat = [f for faces in self._pending for f in faces]
+        counts = np.array([len(faces) for faces in self._pending], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        boxes = np.array([np.asarray(f.box, np.float64) for f in flat]).reshape(-1, 4)
+        scores = np.array([f.score for f in flat], dtype=np.float64)
+        kps = [np.full((5, 2), np.nan) if f.kps is None else np.asarray(f.kps, np.float64) for f in flat]
+        self._chunks.append((offsets, boxes, scores, np.array(kps).reshape(-1, 5, 2)))
+        self._flushed += len(self._pending)
+        self._pending = []
+
+    def freeze(self) -> FrameFaces:
+        """Every frame is in; returns self."""
+        self._flush()
+        self.complete = True
+        return self
+
+    def __len__(self) -> int:
+        return self._flushed + len(self._pending)
+
+    @overload
+    def __getitem__(self, index: int) -> list[Face]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[list[Face]]: ...
+    def __getitem__(self, index: int | slice) -> list[Face] | list[list[Face]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        if index >= self._flushed:
+            return list(self._pending[index - self._flushed])
+        offsets, boxes, scores, kps = self._chunks[index // self.CHUNK]
+        lo, hi = offsets[index % self.CHUNK], offsets[index % self.CHUNK + 1]
+        return [
+            Face(
+                box=boxes[i].copy(),
+                score=float(scores[i]),
+                kps=None if np.isnan(kps[i]).any() else kps[i].copy(),
+            )
+            for i in range(lo, hi)
+        ]

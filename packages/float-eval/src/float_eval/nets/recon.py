@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -48,7 +49,7 @@ def load_recon_net(weights: str | Path | Mapping[str, torch.Tensor]) -> ReconNet
     if "net_recon" in state:
         state = state["net_recon"]
     net = ReconNet()
-    net.load_state_dict(state, strict=True)
+    net.load_state_dict(cast(Mapping[str, Any], state), strict=True)
     return net.eval()
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from ..ops.detection import decode_scrfd, nms
+from ..ops.detection import decode_scrfd, nms, scrfd_input
 from .faces import Face, default_providers
 
 __all__ = ["SCRFD", "SCRFD_WEIGHTS"]
@@ -19,8 +17,9 @@ SCRFD_WEIGHTS = "det_10g.onnx"
 class SCRFD:
     """SCRFD face detector with 5 keypoints (insightface's ``det_10g.onnx`` / ``scrfd_10g_bnkps.onnx``).
 
-    Preprocessing as insightface: keep the aspect ratio, resize into a ``input_size`` canvas at the top-left,
-    ``(x - 127.5) / 128`` on RGB; boxes and keypoints are mapped back to the frame; NMS at 0.4.
+    Preprocessing as insightface (:func:`~float_eval.ops.detection.scrfd_input`): keep the aspect ratio,
+    resize into the top-left of a black ``input_size`` canvas (the short side truncated),
+    ``(x - 127.5) / 128`` on RGB; boxes and keypoints are mapped back through ``det_scale``; NMS at 0.4.
     """
 
     name = "scrfd"
@@ -45,15 +44,8 @@ class SCRFD:
         """Faces in an RGB uint8 frame [H, W, 3], highest score first."""
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"image must be [H, W, 3] RGB, got {image.shape}")
-        h, w = image.shape[:2]
-        in_h, in_w = self.input_size
-        scale = min(in_h / h, in_w / w)
-        new_h, new_w = round(h * scale), round(w * scale)
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
-        x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", align_corners=False)
-        canvas = torch.zeros(1, 3, in_h, in_w)
-        canvas[:, :, :new_h, :new_w] = (x - 127.5) / 128.0
-        outputs = self.session.run(None, {self.input_name: canvas.numpy()})
+        canvas, scale = scrfd_input(image, self.input_size)
+        outputs = self.session.run(None, {self.input_name: canvas})
         boxes, scores, kps = decode_scrfd(outputs, self.input_size, score_threshold=self.score_threshold)
         if len(scores) == 0:
             return []

@@ -121,5 +121,7 @@ def align_for_recon(
         raise ValueError(f"implausible landmarks: aligning would resize the frame to {w}x{h}")
     left = int(w / 2 - target_size / 2 + float((t[0] - w0 / 2) * s))
     up = int(h / 2 - target_size / 2 + float((h0 / 2 - t[1]) * s))
-    crop = image.resize((w, h), resample=Image.BICUBIC).crop((left, up, left + target_size, up + target_size))
+    crop = image.resize((w, h), resample=Image.Resampling.BICUBIC).crop(
+        (left, up, left + target_size, up + target_size)
+    )
     return torch.from_numpy(np.asarray(crop, dtype=np.float32) / 255.0).permute(2, 0, 1)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
-__all__ = ["decode_s3fd", "decode_scrfd", "nms", "s3fd_priors"]
+__all__ = ["decode_s3fd", "decode_scrfd", "nms", "s3fd_priors", "scrfd_input"]
 
 # Per-level prior sizes and strides (input pixels) of S3FD's six detection layers.
 MIN_SIZES = (16, 32, 64, 128, 256, 512)
@@ -32,6 +34,35 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, pixel_offset: f
         iou = inter / (area[i] + area[order[1:]] - inter)
         order = order[1:][iou <= threshold]
     return keep
+
+
+def scrfd_input(image: np.ndarray, input_size: tuple[int, int] = (640, 640)) -> tuple[np.ndarray, float]:
+    """insightface's SCRFD input: the frame resized into the top-left of a black canvas, normalised.
+
+    As ``SCRFD.detect``: the side that fills the canvas is the input's, the other is **truncated**
+    (``int``, 523 for 704x576 into 640x640), the resize gives uint8 (bilinear, rounded; OpenCV's fixed-point
+    ``INTER_LINEAR`` can differ by 1), the rest of the canvas is black (0, i.e. -0.996 after
+    ``(x - 127.5) / 128``), and boxes map back through ``det_scale = new_height / height``.
+
+    Args:
+        image: RGB [H, W, 3] uint8.
+        input_size: network input (height, width).
+    Returns:
+        (blob [1, 3, height, width] float32 RGB, det_scale).
+    """
+    h, w = image.shape[:2]
+    in_h, in_w = input_size
+    if h / w > in_h / in_w:
+        new_h = in_h
+        new_w = int(new_h / (h / w))
+    else:
+        new_w = in_w
+        new_h = int(new_w * (h / w))
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+    x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", align_corners=False).round().clamp(0, 255)
+    canvas = torch.zeros(1, 3, in_h, in_w)
+    canvas[:, :, :new_h, :new_w] = x
+    return ((canvas - 127.5) / 128.0).numpy(), new_h / h
 
 
 def decode_scrfd(

@@ -102,6 +102,29 @@ class FeatureStats:
         self.sum += other.sum
         self.outer += other.outer
 
+    def select(self, index: np.ndarray | list[int]) -> FeatureStats:
+        """The statistics of features ``x[:, index]`` (a sub-vector), without the samples."""
+        idx = np.asarray(index, dtype=np.int64)
+        out = FeatureStats(len(idx), self.ddof)
+        out.count = self.count
+        out.sum = self.sum[idx].copy()
+        out.outer = self.outer[np.ix_(idx, idx)].copy()
+        return out
+
+    def state(self) -> dict[str, int | np.ndarray]:
+        """``count``, ``sum`` [D] and ``outer`` [D, D] (float64): everything :meth:`merge` needs."""
+        return {"count": self.count, "sum": self.sum.copy(), "outer": self.outer.copy()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, int | np.ndarray], ddof: int = 1) -> FeatureStats:
+        """Statistics saved by :meth:`state` (e.g. by another worker)."""
+        total = np.asarray(state["sum"], dtype=np.float64)
+        out = cls(int(total.shape[0]), ddof)
+        out.count = int(state["count"])
+        out.sum = total.copy()
+        out.outer = np.asarray(state["outer"], dtype=np.float64).copy()
+        return out
+
     def mean_cov(self) -> tuple[np.ndarray, np.ndarray]:
         """Return (mean [D], covariance [D, D]) of everything seen so far."""
         if self.count <= self.ddof:

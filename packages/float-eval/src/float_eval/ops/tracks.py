@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from scipy.signal import medfilt
 
-__all__ = ["box_iou", "face_tracks", "iou_tracks", "syncnet_crops"]
+__all__ = ["box_iou", "crop_frames", "crop_geometry", "face_tracks", "iou_tracks", "syncnet_crops"]
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -91,7 +91,7 @@ def face_tracks(
         if k == len(detected) or detected[k] - detected[k - 1] > num_failed_det:
             frames = detected[start:k]
             if frames and frames[-1] - frames[0] + 1 > min_track:
-                known = np.stack([boxes[i] for i in frames]).astype(np.float64)
+                known = np.stack([np.asarray(boxes[i]) for i in frames]).astype(np.float64)
                 span = np.arange(frames[0], frames[-1] + 1)
                 filled = np.stack([np.interp(span, frames, known[:, j]) for j in range(4)], axis=1)
                 tracks.append((frames[0], filled))
@@ -99,27 +99,53 @@ def face_tracks(
     return tracks
 
 
+def crop_geometry(boxes: np.ndarray) -> np.ndarray:
+    """Smoothed crop half-size, centre y and centre x per frame [L, 3] from a track's boxes [L, 4].
+
+    syncnet_python smooths with scipy's medfilt (kernel 13, zero-padded ends); shorter tracks use the
+    largest odd kernel that fits.
+    """
+    half = np.maximum(boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]) / 2
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2
+    kernel = min(13, len(half) if len(half) % 2 else len(half) - 1)
+    return np.stack([medfilt(half, kernel), medfilt(cy, kernel), medfilt(cx, kernel)], axis=1)
+
+
+def crop_frames(
+    frames: torch.Tensor, geometry: np.ndarray, crop_scale: float = 0.4, size: int = 224
+) -> torch.Tensor:
+    """Crops of frames [L, 3, H, W] uint8 with their rows of :func:`crop_geometry` [L, 3].
+
+    Returns:
+        [L, 3, size, size] float 0..255.
+    """
+    out = []
+    _, height, width = frames.shape[1:]
+    for i in range(frames.shape[0]):
+        bs, cy, cx = (float(v) for v in geometry[i])
+        # The reference pads the frame by ``pad`` pixels of grey 110 on every side and cuts the face out of
+        # that; only the cut window is built here (same values, without a padded copy of the whole frame).
+        pad = int(bs * (1 + 2 * crop_scale))
+        my, mx = cy + pad, cx + pad
+        # The reference's slices of the padded frame, with Python's rules (clipping, negative indices).
+        y0, y1, _ = slice(int(my - bs), int(my + bs * (1 + 2 * crop_scale))).indices(height + 2 * pad)
+        x0, x1, _ = slice(int(mx - bs * (1 + crop_scale)), int(mx + bs * (1 + crop_scale))).indices(
+            width + 2 * pad
+        )
+        face = torch.full((3, max(0, y1 - y0), max(0, x1 - x0)), 110.0)
+        fy0, fy1 = max(y0, pad), min(y1, pad + height)  # the frame's rows inside the window
+        fx0, fx1 = max(x0, pad), min(x1, pad + width)
+        if fy0 < fy1 and fx0 < fx1:
+            face[:, fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0] = frames[
+                i, :, fy0 - pad : fy1 - pad, fx0 - pad : fx1 - pad
+            ]
+        out.append(F.interpolate(face[None], size=(size, size), mode="bilinear", align_corners=False)[0])
+    return torch.stack(out)
+
+
 def syncnet_crops(
     frames: torch.Tensor, boxes: np.ndarray, crop_scale: float = 0.4, size: int = 224
 ) -> torch.Tensor:
     """Crops of a track: frames [L, 3, H, W] uint8 and boxes [L, 4] -> [L, 3, size, size] float 0..255."""
-    half = np.maximum(boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]) / 2
-    cy = (boxes[:, 1] + boxes[:, 3]) / 2
-    cx = (boxes[:, 0] + boxes[:, 2]) / 2
-    # syncnet_python smooths with scipy's medfilt (kernel 13, zero-padded ends); shorter tracks use the
-    # largest odd kernel that fits.
-    kernel = min(13, len(half) if len(half) % 2 else len(half) - 1)
-    half, cy, cx = medfilt(half, kernel), medfilt(cy, kernel), medfilt(cx, kernel)
-    out = []
-    for i in range(frames.shape[0]):
-        bs = float(half[i])
-        pad = int(bs * (1 + 2 * crop_scale))
-        img = F.pad(frames[i].float(), (pad, pad, pad, pad), value=110.0)
-        my, mx = cy[i] + pad, cx[i] + pad
-        face = img[
-            :,
-            int(my - bs) : int(my + bs * (1 + 2 * crop_scale)),
-            int(mx - bs * (1 + crop_scale)) : int(mx + bs * (1 + crop_scale)),
-        ]
-        out.append(F.interpolate(face[None], size=(size, size), mode="bilinear", align_corners=False)[0])
-    return torch.stack(out)
+    return crop_frames(frames, crop_geometry(boxes), crop_scale, size)
