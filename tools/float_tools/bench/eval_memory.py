@@ -93,8 +93,7 @@ def child(root: Path, metrics: list[str], batch_frames: int, heap: bool = True) 
     """Score root/gen against root/ref in this (fresh) process and print a JSON line."""
     import torch
 
-    from float_eval import ClipSampling, EvalConfig, evaluate
-    from float_eval.runtime import bound_heap_growth
+    from float_eval import ClipSampling, EvalConfig, bound_heap_growth, evaluate
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if heap:

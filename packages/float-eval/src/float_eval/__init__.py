@@ -15,6 +15,7 @@ from .registry import DEFAULT_METRICS, available_metrics, check_metric_names, re
 from .report import Report, VideoResult
 from .resources import Components, Resources
 from .run import evaluate, required_weights
+from .runtime import bound_heap_growth
 from .shards import merge_shards, run_shard
 from .weights import WeightsError, resolve_weight
 
@@ -30,6 +31,7 @@ __all__ = [
     "VideoResult",
     "WeightsError",
     "available_metrics",
+    "bound_heap_growth",
     "check_metric_names",
     "evaluate",
     "merge_shards",
