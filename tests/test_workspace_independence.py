@@ -308,6 +308,25 @@ def _fresh_venv(tmp_path: Path, *projects: Path) -> tuple[Path, set[str]]:
     return python, {_normalise_dist(line) for line in listed.splitlines() if line.strip()}
 
 
+README_EXAMPLE_NEEDS = {"float-data": (f"{PACKAGES_DIR / 'float-data'}[datasets]", "scikit-image")}
+
+
+def _install(python: Path, tmp_path: Path, *requirements: str) -> None:
+    """``uv pip install`` into an existing fresh venv, pinned to the lock like :func:`_fresh_venv`."""
+    uv = _uv_binary()
+    assert uv is not None
+    constraints = tmp_path / "constraints.txt"
+    install = subprocess.run(
+        [
+            *(uv, "pip", "install", "--quiet", "--python", str(python), "--link-mode", "symlink"),
+            *("--constraint", str(constraints), *requirements),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert install.returncode == 0, install.stderr
+
+
 def _loaded_modules(python: Path, code: str, cwd: Path) -> set[str]:
     """Top-level modules loaded after running ``code`` in ``python`` (which must succeed)."""
     probe = subprocess.run(
@@ -324,12 +343,23 @@ def _loaded_modules(python: Path, code: str, cwd: Path) -> set[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("dist", sorted(EXPECTED_PACKAGES))
 def test_package_installs_and_imports_alone(dist: str, tmp_path: Path) -> None:
-    """`uv pip install packages/<dist>` into an empty venv pulls in no other float package and imports."""
+    """`uv pip install packages/<dist>` into an empty venv pulls in no other float package, imports, and its
+    README's first example runs there."""
     python, installed = _fresh_venv(tmp_path, PACKAGES_DIR / dist)
     assert dist in installed
     assert installed & FLOAT_DIST_NAMES == {dist}, f"{dist} pulled in {installed & FLOAT_DIST_NAMES}"
     module = EXPECTED_PACKAGES[dist]
     assert _loaded_modules(python, f"import {module}", tmp_path) & FLOAT_IMPORT_NAMES == {module}
+    # The README's first example runs there too, with what its install line names (float-data's example
+    # prepares a dataset from an astronaut crop: the [datasets] extra and scikit-image).
+    extra = README_EXAMPLE_NEEDS.get(dist)
+    if extra:
+        _install(python, tmp_path, *extra)
+    readme = (PACKAGES_DIR / dist / "README.md").read_text()
+    example = re.findall(r"```python\n(.*?)```", readme, flags=re.S)[0]
+    run = subprocess.run([str(python), "-c", example], capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Failed to initialize NumPy" not in run.stderr  # a dependency torch needs, declared
 
 
 @pytest.mark.slow
