@@ -3,7 +3,7 @@
 With few identities a small auto-encoder learns to read motion from *these* faces. Giving every (source,
 driving) pair its own colour and layout, the same for both frames so the motion between them is unchanged,
 makes the motion encoder read the change between the frames rather than the face: on FLOAT-kit's demo
-corpus (4 identities, docs/proof-experiments.md) it lifted an unseen portrait's reconstruction from 18.5 dB
+corpus (4 identities, docs/experiments/) it lifted an unseen portrait's reconstruction from 18.5 dB
 to 21-22 dB without hurting a training identity.
 
 Two further knobs (off by default) attack what still fails there, reading an unfamiliar face's pose: ``shape``
