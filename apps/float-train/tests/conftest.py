@@ -26,9 +26,8 @@ torch.set_num_threads(1)
 def prepared_dir(tmp_path_factory: pytest.TempPathFactory, require_tool: Callable[[str], str]) -> Path:
     for tool in ("espeak-ng", "ffmpeg"):
         require_tool(tool)
-    from float_tools.corpus import DEFAULT_SENTENCES, CorpusConfig, build_corpus, read_sentences
-
     from float_data import PrepareConfig, PreparedDataset, prepare_dataset
+    from float_tools.corpus import DEFAULT_SENTENCES, CorpusConfig, build_corpus, read_sentences
 
     root = tmp_path_factory.mktemp("float_train_data")
     corpus = CorpusConfig(

@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+
 from float_tools.corpus import CorpusConfig, build_corpus
 from float_tools.corpus.build import main
 

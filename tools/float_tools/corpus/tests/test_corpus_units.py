@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
+
 from float_tools.corpus import (
     ASTRONAUT_LAYOUT,
     DEFAULT_SENTENCES,
@@ -27,7 +29,6 @@ from float_tools.corpus import (
     read_sentences,
     synthesize,
 )
-from pydantic import ValidationError
 
 
 def _config(**kw: object) -> CorpusConfig:

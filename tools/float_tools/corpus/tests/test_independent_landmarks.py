@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from float_tools.corpus import CorpusConfig, build_corpus
 
 from float_data import DlibDetector, mouth_aperture, read_video
+from float_tools.corpus import CorpusConfig, build_corpus
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from float_tools.proof.measure import pearson, psnr, shuffled_pairs, speech_mask
 
 

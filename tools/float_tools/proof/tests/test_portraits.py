@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skimage.data
-from float_tools.proof.portraits import face_layout, write_portraits
 
 from float_data import DlibDetector
+from float_tools.proof.portraits import face_layout, write_portraits
 
 
 def test_mirrored_astronaut_layout_is_the_mirror_of_the_original(tmp_path: Path) -> None:

@@ -21,9 +21,9 @@ import json
 from pathlib import Path
 
 import pytest
-from float_tools.proof.run import Thresholds, check, format_table, run_proof
 
 from float_pipeline import default_bundle_path
+from float_tools.proof.run import Thresholds, check, format_table, run_proof
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HELDOUT = {

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+
+from float_data import DlibDetector, PrepareConfig, detect_faces, prepare_dataset, read_video
 from float_tools.proof.crop_scale import clip_ratios
 from float_tools.proof.crop_scale import main as crop_scale_main
 from float_tools.proof.run import AVERAGED_SCORES, Thresholds, check, format_table, main, prepared_crop
-
-from float_data import DlibDetector, PrepareConfig, detect_faces, prepare_dataset, read_video
 
 
 def test_proof_command_reports_every_field(
