@@ -208,10 +208,12 @@ def ae_settings(sets: dict[str, Path]) -> dict[str, Any]:
 
 
 def fmt_settings(sets: dict[str, Path], motion_ae: Path) -> dict[str, Any]:
-    """Stage 2 as demo-fmt.yaml sets it up, tiny: random windows, warm-up then cosine, gradient clipping."""
+    """Stage 2 as demo-fmt.yaml sets it up, tiny: random windows, latents encoded 64 frames at a time,
+    warm-up then cosine, gradient clipping."""
     return {
         "data": {"root": str(sets["train"]), "window_sampling": "random"},
         "motion_ae": str(motion_ae),
+        "cache_batch_size": 64,
         "audio": {"kind": "logmel", "settings": {"n_mels": 16}},
         "model": TINY_FMT,
         "optim": {"lr": 1e-3, "warmup_steps": 2, "decay_to": 0.1, "grad_clip": 1.0},

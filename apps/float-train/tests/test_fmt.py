@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from float_pipeline import load_bundle
 from float_train.cli import app
 from float_train.config import ConfigError, load_config
-from float_train.fmt import FMTTrainer
+from float_train.fmt import FMTTrainer, cache_fingerprint
 
 runner = CliRunner()
 
@@ -97,3 +97,12 @@ def test_export_writes_the_configured_generation_defaults_and_card(fmt_config, t
     assert missing.exit_code == 2 and "no.md does not exist" in missing.output
     with pytest.raises(ConfigError, match="nfe must be even"):
         load_config(fmt_config(tmp_path / "odd", sample={"nfe": 3, "method": "midpoint"}), "fmt")
+
+
+def test_the_cache_batch_size_is_part_of_the_cache_fingerprint(tmp_path: Path) -> None:
+    # it can change the latents' float rounding; the default keeps the fingerprints of existing caches
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"weights")
+    default = cache_fingerprint(weights, "logmel", {"name": "fixed"})
+    assert cache_fingerprint(weights, "logmel", {"name": "fixed"}, 16) == default
+    assert cache_fingerprint(weights, "logmel", {"name": "fixed"}, 64) != default

@@ -379,6 +379,12 @@ class FMTStageConfig(_Strict):
     val_windows: int = Field(16, gt=0, description="held-out windows scored at each validation")
     sample: SampleConfig = Field(default_factory=SampleConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    cache_batch_size: int = Field(
+        16,
+        gt=0,
+        description="frames per auto-encoder call when caching motion latents: the batch size can change "
+        "their float rounding (the demo recipe encoded 64 at a time)",
+    )
 
     @model_validator(mode="after")
     def _one_training_dataset(self) -> FMTStageConfig:

@@ -42,11 +42,16 @@ AE_COPY = "motion_ae"
 """Folder in RUN_DIR holding the frozen auto-encoder this run was trained against (export reads it)."""
 
 
-def cache_fingerprint(ae_weights: Path, audio_fingerprint: str, emotion: dict[str, Any]) -> str:
-    """16 hex digits identifying what the cached tensors were computed with."""
-    payload = json.dumps(
-        {"ae": file_sha256(ae_weights), "audio": audio_fingerprint, "emotion": emotion}, sort_keys=True
-    )
+def cache_fingerprint(
+    ae_weights: Path, audio_fingerprint: str, emotion: dict[str, Any], batch_size: int = 16
+) -> str:
+    """16 hex digits identifying what the cached tensors were computed with (``batch_size``: frames per
+    encoder call, which can change the float rounding; the default 16 keeps the fingerprints of caches
+    written before it was a setting)."""
+    what: dict[str, Any] = {"ae": file_sha256(ae_weights), "audio": audio_fingerprint, "emotion": emotion}
+    if batch_size != 16:
+        what["batch_size"] = batch_size
+    payload = json.dumps(what, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -98,7 +103,10 @@ class FMTTrainer(Trainer):
         self.audio_encoder.eval()
         emotion = cfg.emotion.build()
         fingerprint = cache_fingerprint(
-            copy / "model.safetensors", self.audio_encoder.fingerprint(), cfg.emotion.model_dump(mode="json")
+            copy / "model.safetensors",
+            self.audio_encoder.fingerprint(),
+            cfg.emotion.model_dump(mode="json"),
+            cfg.cache_batch_size,
         )
         self.cache_dir = self.run_dir / "cache" / fingerprint
         # Validation reads data.val_root when given (its own cache: video ids may repeat across datasets).
@@ -137,6 +145,7 @@ class FMTTrainer(Trainer):
                     encode_audio,
                     predict_emotion,
                     split=split,
+                    batch_size=cfg.cache_batch_size,
                     progress=self.show_progress,
                 )
         acc.wait_for_everyone()
