@@ -4,8 +4,8 @@
 The demo recipes (``apps/float-train/configs/demo-ae.yaml``, ``demo-ae-finetune.yaml``, ``demo-fmt.yaml``)
 draw stage-1 pairs per video (``data.pair_sampling: video``) and stage-2 windows at random
 (``data.window_sampling: random``), from the streams that the augmentation and the loss then draw from, as
-that trainer did. On the demo corpus, the first 300 steps of stage 1 gave bit-identical losses through both
-trainers, and stage 2 its first 42 before one-ulp differences compounded
+that trainer did. On the demo corpus, the first 300 steps of each stage gave bit-identical losses through both
+trainers (stage 2 with ``cache_batch_size: 64``, the old trainer's encoder batch)
 (docs/experiments/2026-12-06-float-train-reproduces-proof-train.md). These tests keep the draws
 guarded now that the old trainer is gone: on a tiny seeded config over a synthetic prepared dataset, every
 loss float-train logs must equal the value recorded from the old trainer's code path on the same data.
