@@ -85,8 +85,8 @@ def _speech(speech_wav: Path) -> np.ndarray:
 
 @pytest.mark.parametrize("given_as", ["file", "samples", "samples at 4 kHz"])
 def test_audio_starts_at_zero(tmp_path: Path, speech_wav: Path, given_as: str) -> None:
-    """The AAC encoder's 1024 priming samples are marked (edit list), so the audio players hear starts at 0:
-    unmarked, it started 1024 samples (64 ms, 1.6 frames) late and lip sync scored our own files with that lag."""
+    """The AAC encoder's 1024 priming samples are marked (edit list), so the audio players hear starts at
+    0: unmarked, it started 1024 samples (64 ms, 1.6 frames) late, and lip sync scored our files that late."""
     said = _speech(speech_wav)
     out = tmp_path / "sync.mp4"
     if given_as == "file":

@@ -242,12 +242,12 @@ class VideoWriter:
 
     @staticmethod
     def _stamp(piece: av.AudioFrame, samples: int) -> int:
-        """Give ``piece`` its time stamp, ``samples`` (in samples since the start, the stream's time base), and
-        return the count after it.
+        """Stamp ``piece`` with ``samples`` (samples since the start, the stream's time base) and return the
+        count after it.
 
-        Why: the AAC encoder delays its output by 1024 priming samples. Given stamped frames it stamps the first
-        packet -1024, and the mp4 muxer writes an edit list that tells players to skip the priming, so the
-        audio starts at 0. Unstamped frames got packets from 0 with the priming inside, and every player
+        Why: the AAC encoder delays its output by 1024 priming samples. Given stamped frames it stamps the
+        first packet -1024, and the mp4 muxer writes an edit list that tells players to skip the priming, so
+        the audio starts at 0. Unstamped frames got packets from 0 with the priming inside, and every player
         started the audio 1024 samples (64 ms at 16 kHz, 1.6 video frames) late.
         """
         piece.pts = samples
