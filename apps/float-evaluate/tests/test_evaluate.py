@@ -254,6 +254,8 @@ def test_cli_run_reads_the_weights_folder(prepared: Path, bundle_dir: Path, tmp_
     assert result.exit_code == 0, result.output
     # The refused run stopped before generating anything: weights are checked first.
     assert "2 videos: 2 generated, 0 resumed, 0 failed" in result.output
+    # #28 point 3: stdout says it too, not only report.md
+    assert "WARNING: UNVERIFIED WEIGHTS: sfd_face.pth, syncnet_v2.model differ" in result.output
     report = json.loads((out / "report.json").read_text())
     assert report["settings"]["lse"]["face_detector"] == "s3fd"
     assert sorted(report["settings"]["weights_unverified"]) == ["sfd_face.pth", "syncnet_v2.model"]

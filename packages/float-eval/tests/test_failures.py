@@ -122,3 +122,43 @@ def test_lse_says_why_a_clip_has_no_score(folders: tuple[Path, Path, Path]) -> N
     report = evaluate(config, Components(random_weights=True, **stand_ins), progress=False)
     assert report.problem_counts["frames too small for the face detector (lse)"] == 3
     assert "no face track (lse)" not in report.problem_counts
+
+
+def test_out_is_checked_before_any_scoring(tmp_path: Path) -> None:
+    """#29 item 4: an --out the reports cannot go to is refused first (the video folders do not even exist
+    here: the message about --out proves it is checked before anything is read or scored)."""
+    a_file = tmp_path / "results"
+    a_file.write_text("not a folder")
+    a_folder = tmp_path / "folder"
+    a_folder.mkdir()
+    nowhere = ["--generated", str(tmp_path / "gen"), "--reference", str(tmp_path / "ref")]
+    for out, fragment in (
+        (a_file / "r.json", "cannot be created or written to"),
+        (a_folder, "is a folder"),
+    ):
+        code, output = _run(*nowhere, "--out", str(out))
+        assert code == 2 and fragment in output and "--out" in output, output
+    result = CliRunner().invoke(app, ["merge", str(tmp_path / "none.npz"), "--out", str(a_folder)])
+    assert result.exit_code == 2 and "is a folder" in result.output
+
+
+def test_out_in_a_missing_folder_is_created_and_written(
+    folders: tuple[Path, Path, Path], tmp_path: Path, frame_count: object
+) -> None:
+    gen, ref, _ = folders
+    out = tmp_path / "new" / "deeper" / "r.json"
+    code, output = _run(
+        "--generated", str(gen), "--reference", str(ref), "--metrics", "frame_count", "--out", str(out)
+    )
+    assert code == 0, output
+    assert out.is_file() and out.with_suffix(".md").is_file() and out.with_suffix(".csv").is_file()
+
+
+def test_a_file_given_as_a_video_folder_is_named_as_such(tmp_path: Path) -> None:
+    """#29 item 10: a file passed as --generated was reported as a folder that "does not exist"."""
+    a_file = tmp_path / "gen.mp4"
+    a_file.write_bytes(b"")
+    code, output = _run(
+        "--generated", str(a_file), "--reference", str(tmp_path), "--out", str(tmp_path / "r.json")
+    )
+    assert code == 2 and "is a file, not a folder" in output and "does not exist" not in output

@@ -109,8 +109,8 @@ def run(
         f"{len(result.clips)} videos: {len(result.generated)} generated, {len(result.resumed)} resumed, "
         f"{len(result.failed)} failed"
     )
-    if report.random_weights:
-        typer.echo("computed with random stand-in weights: these numbers are NOT metrics")
+    for warning in report.warnings():  # stand-in, unverified (--no-check-digests) or unpinned weights
+        typer.echo(f"WARNING: {warning}")
     for key, value in report.aggregate.items():
         typer.echo(f"{key}: {'—' if value is None else f'{value:.4f}'}")
     typer.echo(f"wrote {result.json_path} and {result.markdown_path}")

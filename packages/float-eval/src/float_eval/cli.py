@@ -7,6 +7,7 @@ get them all; 2 for bad input (options, folders, missing or wrong weight files, 
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,7 @@ from pydantic import ValidationError
 from .config import EvalConfig
 from .ops.clips import ClipSampling
 from .registry import DEFAULT_METRICS, ENTRY_POINT_GROUP, available_metrics, get_metric_factory
-from .report import Report, warnings
+from .report import Report
 from .run import evaluate
 from .runtime import bound_heap_growth
 from .shards import merge_shards, parse_shard, run_shard
@@ -111,15 +112,28 @@ def metrics() -> None:
     typer.echo(f"\nOther packages add metrics under the entry-point group {ENTRY_POINT_GROUP!r}.")
 
 
+def _check_out(out: Path) -> None:
+    """Refuse an ``--out`` the reports cannot be written to, before minutes of scoring: a folder, or a
+    folder that cannot be created or written to. A missing folder is created now."""
+    if out.is_dir():
+        _fail(f"--out {out} is a folder; pass a file name such as {out / 'report.json'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.stem}.", suffix=".probe"):
+            pass
+    except OSError as error:
+        reason = error.strerror or error
+        _fail(f"--out {out}: its folder {out.parent} cannot be created or written to ({reason})")
+
+
 def _write_and_summarise(report: Report, out: Path, paper_table: bool, allow_empty: bool) -> None:
     """Write JSON, Markdown and CSV; print the warnings, pair and problem counts and numbers; exit 1 if a
     requested metric scored nothing (unless ``allow_empty``)."""
     md, csv = out.with_suffix(".md"), out.with_suffix(".csv")
-    out.parent.mkdir(parents=True, exist_ok=True)
     report.write_json(out)
     report.write_markdown(md, with_paper=paper_table)
     report.write_csv(csv)
-    for warning in warnings(report):
+    for warning in report.warnings():
         typer.echo(f"WARNING: {warning}")
     unpaired = sum(n for k, n in report.problem_counts.items() if k.startswith("unpaired"))
     typer.echo(f"{report.pairs_scored} pairs scored ({unpaired} unpaired videos)")
@@ -208,6 +222,10 @@ def run(
 ) -> None:
     """Score generated videos against references and write JSON, Markdown and CSV reports."""
     bound_heap_growth()  # memory flat in video length (float_eval.runtime)
+    if shard is None or out.suffix == ".npz":
+        _check_out(out)
+    else:  # the shard's file goes beside --out
+        _check_out(out.with_suffix(".npz"))
     try:
         config = EvalConfig(
             generated=generated,
@@ -256,6 +274,7 @@ def merge(
     allow_empty: AllowEmpty = False,
 ) -> None:
     """Combine the shards of a `run --shard i/n` into the report of one run."""
+    _check_out(out)
     try:
         report = merge_shards(shards)
     except (ValueError, FileNotFoundError) as err:

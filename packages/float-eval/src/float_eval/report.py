@@ -101,9 +101,14 @@ class Report(BaseModel):
             writer.writeheader()
             writer.writerows(rows)
 
+    def warnings(self) -> list[str]:
+        """What a reader must know before reading the numbers: stand-in, unverified or unpinned weights."""
+        return warnings(self)
+
 
 def warnings(report: Report) -> list[str]:
-    """What a reader must know before reading the numbers: stand-in or unverified weights."""
+    """What a reader must know before reading the numbers: stand-in or unverified weights (also
+    :meth:`Report.warnings`, for code outside the package)."""
     out = []
     if report.random_weights:
         out.append("Computed with random stand-in weights: these numbers are NOT metrics.")

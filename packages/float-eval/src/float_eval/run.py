@@ -74,10 +74,10 @@ def score(
         WeightsError: a weight file is missing or wrong (all of them are listed when no stand-in is given).
         FileNotFoundError: a video folder does not exist. ValueError: a bad pairing file.
     """
+    if rows is None:  # the folders and the pairing first: a mistyped folder is named, not hidden by weights
+        rows = plan_pairs(config)
     if components is None or len(components) == 0:
         check_required_weights(config)
-    if rows is None:
-        rows = plan_pairs(config)
     resources = Resources(config, components)
     metrics = build_metrics(config)
     for metric in metrics:

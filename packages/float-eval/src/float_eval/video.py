@@ -45,6 +45,10 @@ def list_videos(folder: str | Path) -> dict[str, Path]:
     Hidden entries (``.name``) are skipped: writers use them for files still being written.
     """
     root = Path(folder)
+    if root.is_file():
+        raise FileNotFoundError(
+            f"video folder {root} is a file, not a folder: pass the folder holding the videos"
+        )
     if not root.is_dir():
         raise FileNotFoundError(f"video folder {root} does not exist")
     found: dict[str, Path] = {}
