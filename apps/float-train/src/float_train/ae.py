@@ -165,7 +165,8 @@ class AETrainer(Trainer):
         """pair_sampling 'video': each step's pairs drawn from the generator its augmentation then uses."""
         videos, size = self.videos, self.config.train.batch_size
         assert videos is not None
-        for _ in range(start, self.config.train.steps):
+        accum = self.config.train.grad_accum_steps  # micro-batches per step
+        for _ in range(start * accum, self.config.train.steps * accum):
             sources, drivings = videos.draw_pairs(size, self.generators[self._augment_stream])
             yield {
                 "source": videos.images(sources),

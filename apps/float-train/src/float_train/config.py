@@ -162,7 +162,15 @@ class TrainConfig(_Strict):
     keep_last: int = Field(3, ge=1, description="complete checkpoints kept (older ones are deleted)")
     log_every: int = Field(10, gt=0, description="steps between metric records in metrics.jsonl")
     val_every: int = Field(1000, ge=0, description="steps between validations (0: never)")
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    grad_accum_steps: int = Field(
+        1,
+        ge=1,
+        description="micro-batches per optimizer step (accelerate's gradient accumulation); the global "
+        "batch is batch_size x processes x grad_accum_steps",
+    )
+    mixed_precision: Literal["no", "bf16", "fp16"] = Field(
+        "no", description="accelerate's autocast; this setting wins over the launcher's (accelerate config)"
+    )
     ema_decay: float | None = Field(None, gt=0, lt=1, description="EMA of the weights (None: no EMA)")
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto",
@@ -293,6 +301,16 @@ class AEStageConfig(_Strict):
                     "guard.defer_if_rising_db compares the gain with the previous validation: set "
                     f"train.val_every below guard.at_step ({self.guard.at_step}), got {every}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _accumulation(self) -> AEStageConfig:
+        if self.train.grad_accum_steps > 1 and self.loss.adversarial > 0:
+            raise ValueError(
+                "train.grad_accum_steps > 1 with loss.adversarial > 0: the discriminator steps on every "
+                "batch, so accumulating the generator's gradients would change the GAN's schedule; raise "
+                "train.batch_size instead"
+            )
         return self
 
     @model_validator(mode="after")

@@ -180,7 +180,8 @@ class FMTTrainer(Trainer):
         clips, cfg = self.clips, self.config
         assert clips is not None
         size = cfg.model.num_prev_frames + cfg.model.num_frames
-        for _ in range(start, cfg.train.steps):
+        accum = self.config.train.grad_accum_steps  # micro-batches per step
+        for _ in range(start * accum, cfg.train.steps * accum):
             yield clips.draw_windows(cfg.train.batch_size, size, self.generators["loss"])
 
     # ------------------------------------------------------------------------------------ models

@@ -11,6 +11,7 @@ bit for bit.
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import math
 import shutil
@@ -164,6 +165,7 @@ class Trainer(ABC):
         self.accelerator = Accelerator(
             cpu=train.device == "cpu",
             mixed_precision=train.mixed_precision,
+            gradient_accumulation_steps=train.grad_accum_steps,
             log_with=list(train.trackers) or None,
             project_dir=str(self.run_dir),
             kwargs_handlers=[
@@ -210,7 +212,8 @@ class Trainer(ABC):
         """The training dataset (items collated by torch's default collate)."""
 
     def batches(self, start: int) -> Iterable[Any]:
-        """This process's batches of steps ``start`` .. ``train.steps - 1``, drawn lazily (one per step).
+        """This process's batches of steps ``start`` .. ``train.steps - 1``, drawn lazily (one per step, or
+        ``train.grad_accum_steps`` micro-batches per step).
 
         Default: the step-indexed DataLoader over :meth:`train_dataset`. A stage may draw its batches from one
         of its checkpointed ``generators`` instead; they are then drawn in the main process, just before
@@ -255,9 +258,14 @@ class Trainer(ABC):
         )
 
     def finish_step(self, loss: torch.Tensor, optimizer_name: str = "main") -> float | None:
-        """Backward, clip, optimizer and scheduler step; returns the gradient norm when clipped."""
+        """Backward, clip, optimizer and scheduler step; returns the gradient norm when clipped.
+
+        With ``train.grad_accum_steps`` > 1 only the last micro-batch of a step gets past the backward
+        (accelerate divides each loss by the count, so the summed gradient is the mean's)."""
         optimizer = self.optimizers[optimizer_name]
         self.accelerator.backward(loss)
+        if not self.accelerator.sync_gradients:
+            return None
         norm = None
         clip = self.config.optim.grad_clip
         if clip is not None and self.train_module is not None:
@@ -335,7 +343,6 @@ class Trainer(ABC):
                 save_scheduler_file(staged / f"scheduler-{name}.json", scheduler.state_dict())
             if self.ema is not None:
                 save_file(self.ema.state_dict(), str(staged / "ema.safetensors"))
-            batch = self.config.train.batch_size
             state = {
                 "stage": self.stage,
                 "step": self.step,
@@ -343,8 +350,9 @@ class Trainer(ABC):
                 "world_size": acc.num_processes,
                 "data": {
                     "seed": self.config.train.seed,
-                    "stream_position": self.step * batch * acc.num_processes,
-                    "samples_per_step": batch * acc.num_processes,
+                    "stream_position": self.step * self.global_batch,
+                    "samples_per_step": self.global_batch,
+                    **self.stream_state(),
                 },
                 "extra": self.extra_state(),
             }
@@ -421,14 +429,16 @@ class Trainer(ABC):
     # ------------------------------------------------------------------------------------ loop
     def _loader(self, dataset: Dataset, start: int) -> DataLoader:
         acc = self.accelerator
+        accum = self.config.train.grad_accum_steps
+        # one sampler "step" per micro-batch: step s, micro-batch m reads micro-step s * accum + m
         sampler = StepBatchSampler(
             len(dataset),  # type: ignore[arg-type]
             self.config.train.batch_size,
             acc.num_processes,
             acc.process_index,
             self.config.train.seed,
-            start,
-            self.config.train.steps,
+            start * accum,
+            self.config.train.steps * accum,
         )
         workers = self.config.data.num_workers
         return DataLoader(
@@ -453,6 +463,13 @@ class Trainer(ABC):
         self._init_run_dir(resume_from)
         if self.config.train.trackers:
             acc.init_trackers(self.stage, config=json.loads(json.dumps(self.config.model_dump(mode="json"))))
+        if self.is_main:
+            train = self.config.train
+            print(
+                f"global batch {self.global_batch} = {train.batch_size} per process x "
+                f"{acc.num_processes} processes x {train.grad_accum_steps} accumulation steps",
+                flush=True,
+            )
         self.prepare_data()
         state: dict[str, Any] | None = None
         if resume_from is not None:
@@ -500,9 +517,37 @@ class Trainer(ABC):
     def after_wrap(self) -> None:  # noqa: B027 (an optional hook, empty by default)
         """Hook: move extra modules (frozen encoders, discriminators) once accelerate has placed the model."""
 
+    @property
+    def global_batch(self) -> int:
+        """Samples per optimizer step over every process: batch_size x processes x grad_accum_steps."""
+        train = self.config.train
+        return train.batch_size * self.accelerator.num_processes * train.grad_accum_steps
+
+    def stream_state(self) -> dict[str, Any]:
+        """Hook: this process's position in a streamed dataset (plain JSON), saved in the checkpoint."""
+        return {}
+
+    def _optimizer_step(self, micro_batches: list[Any]) -> dict[str, float]:
+        """One optimizer step over ``grad_accum_steps`` micro-batches; logs averaged over them (the gradient
+        norm is the last one's: only the last micro-batch steps)."""
+        if len(micro_batches) == 1:
+            return self.train_step(micro_batches[0])
+        assert self.train_module is not None
+        records = []
+        for batch in micro_batches:
+            with self.accelerator.accumulate(self.train_module):
+                records.append(self.train_step(batch))
+        logs = dict(records[-1])
+        for key in logs:
+            if all(key in r for r in records):
+                logs[key] = sum(r[key] for r in records) / len(records)
+        return logs
+
     def _run_attempt(self) -> tuple[bool, dict[str, Any]]:
         train = self.config.train
-        loader = self.batches(self.step)
+        micro = iter(self.batches(self.step))
+        accum = train.grad_accum_steps
+        loader = ([first, *itertools.islice(micro, accum - 1)] for first in micro)
         bar = tqdm(
             total=train.steps,
             initial=self.step,
@@ -514,8 +559,8 @@ class Trainer(ABC):
         last_log: dict[str, Any] = {}
         tick, tick_step = time.perf_counter(), self.step
         try:
-            for batch in loader:
-                logs = self.train_step(batch)
+            for group in loader:
+                logs = self._optimizer_step(group)
                 self.step += 1
                 if self.ema is not None and self.train_module is not None:
                     self.ema.update(self.accelerator.unwrap_model(self.train_module))
