@@ -15,13 +15,12 @@ def test_every_run_prints_its_global_batch(ae_config, fmt_config, tmp_path: Path
     train = {"steps": 2, "batch_size": 2, "grad_accum_steps": 3, "checkpoint_every": 2}
     AETrainer(load_config(ae_config(tmp_path / "ae", train=train), "ae"), show_progress=False).run()
     assert "global batch 6 = 2 per process x 1 processes x 3 accumulation steps" in capsys.readouterr().out
-    FMTTrainer(load_config(fmt_config(tmp_path / "fmt", train={"steps": 1}), "fmt"), show_progress=False).run()
+    fmt = load_config(fmt_config(tmp_path / "fmt", train={"steps": 1}), "fmt")
+    FMTTrainer(fmt, show_progress=False).run()
     assert "global batch 4 = 4 per process x 1 processes x 1 accumulation steps" in capsys.readouterr().out
 
 
-def test_two_micro_batches_of_two_train_as_one_batch_of_four(
-    ae_config, tmp_path: Path, read_losses
-) -> None:
+def test_two_micro_batches_of_two_train_as_one_batch_of_four(ae_config, tmp_path: Path, read_losses) -> None:
     # Stage 1 without augmentation draws nothing per step: both runs see the same 4 pairs per step and the
     # mean of the two micro-batch gradients is the batch-of-4 gradient, up to float32 summation order.
     whole, split = tmp_path / "whole", tmp_path / "split"

@@ -25,6 +25,7 @@ __all__ = [
     "AdversarialConfig",
     "ConfigError",
     "DataConfig",
+    "EmotionLabels",
     "ExportConfig",
     "FMTStageConfig",
     "GuardConfig",
@@ -377,6 +378,14 @@ class ExportConfig(_Strict):
     )
 
 
+class EmotionLabels(_Strict):
+    """Stage 2's clip emotion from the dataset's own labels instead of a predictor: the manifest's 7-vector
+    of each video (``float-data prepare --labels ravdess`` or ``--labels-file``; every training and
+    validation video needs one)."""
+
+    source: Literal["labels"] = Field(description="'labels': the prepared dataset's emotion labels")
+
+
 def _neutral() -> PredictorSpec:
     return PredictorSpec(name="fixed", options={"emotion": "neutral"})
 
@@ -389,7 +398,11 @@ class FMTStageConfig(_Strict):
     data: DataConfig
     motion_ae: Path = Field(description="stage-1 run dir or a saved MotionAutoEncoder folder (frozen)")
     audio: AudioSpec = Field(default_factory=LogMelAudioSpec)
-    emotion: PredictorSpec = Field(default_factory=_neutral, description="float-emotion predictor")
+    emotion: PredictorSpec | EmotionLabels = Field(
+        default_factory=_neutral,
+        description="float-emotion predictor of each clip's emotion, or {source: labels}: the dataset's "
+        "labels",
+    )
     model: TransformerConfig = Field(default_factory=TransformerConfig)
     loss: LossConfig = Field(default_factory=LossConfig)
     optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=1e-5, grad_clip=1.0))
