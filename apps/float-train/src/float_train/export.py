@@ -145,8 +145,9 @@ def export_bundle(
         weights = "EMA"
     step = int(checkpoint.name.split("-")[1])
     emotion = config.emotion  # a predictor the bundle can run, not a fixed choice or the dataset's labels
-    runs = isinstance(emotion, PredictorSpec) and emotion.name not in NOT_RUN
-    emotion_predictor = emotion if runs else None
+    emotion_predictor = None
+    if isinstance(emotion, PredictorSpec) and emotion.name not in NOT_RUN:
+        emotion_predictor = emotion
     manifest = BundleManifest(
         resolution=ae.config.size,
         audio=config.audio,
