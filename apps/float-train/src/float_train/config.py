@@ -101,6 +101,29 @@ class DataConfig(_Strict):
         "the sample clip; None: root)",
     )
 
+    streaming: bool = Field(
+        False,
+        description="read the training split as a Hugging Face datasets stream (shard by shard, shuffled "
+        "with a buffer; resumable) instead of random access: for data that does not fit on one disk",
+    )
+    shuffle_buffer: int = Field(
+        1000, ge=1, description="streaming: examples in the shuffle buffer (1: shard order, rows in order)"
+    )
+    stream_seed: int | None = Field(
+        None, ge=0, description="streaming: seed of the shard order and buffer shuffle (None: train.seed)"
+    )
+    shards_url: str | None = Field(
+        None,
+        description="stage 1 streaming: where root's data/frames/<split>/*.parquet shards are, as any fsspec "
+        "path or URL (s3://bucket/prepared, gs://..., https://...); root then needs only manifest.jsonl "
+        "(None: root itself)",
+    )
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="fsspec options for shards_url (e.g. {anon: true}, an endpoint); credentials are better "
+        "left to the environment, as RUN_DIR/config.yaml keeps these",
+    )
+
     @field_validator("root")
     @classmethod
     def _prepared(cls, value: Path) -> Path:
@@ -126,7 +149,27 @@ class DataConfig(_Strict):
             )
         if self.window_sampling == "random" and self.window_stride is not None:
             raise ValueError("window_stride belongs to window_sampling 'grid'; 'random' draws every start")
+        if not self.streaming and (self.shards_url is not None or self.storage_options):
+            raise ValueError("shards_url and storage_options are read in streaming mode: set streaming: true")
+        if self.streaming and self.pair_sampling == "video":
+            raise ValueError(
+                "streaming reads pairs video by video (pair_sampling 'frame'); 'video' holds every crop in "
+                "memory, the opposite of streaming"
+            )
+        if self.streaming and self.window_sampling == "random":
+            raise ValueError(
+                "streaming reads grid windows clip by clip (window_sampling 'grid'); 'random' holds every "
+                "clip in memory"
+            )
         return self
+
+    def validation_is_local(self, validates: bool) -> None:
+        """Validation reads random-access local shards: with ``shards_url`` it needs ``val_root``."""
+        if validates and self.shards_url is not None and self.val_root is None:
+            raise ValueError(
+                "data.shards_url: validation reads a local prepared dataset; set data.val_root to one "
+                "(or train.val_every: 0)"
+            )
 
 
 class OptimConfig(_Strict):
@@ -305,6 +348,11 @@ class AEStageConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _local_validation(self) -> AEStageConfig:
+        self.data.validation_is_local(bool(self.train.val_every) or self.guard is not None)
+        return self
+
+    @model_validator(mode="after")
     def _accumulation(self) -> AEStageConfig:
         if self.train.grad_accum_steps > 1 and self.loss.adversarial > 0:
             raise ValueError(
@@ -427,6 +475,11 @@ class FMTStageConfig(_Strict):
         if self.data.pair_sampling != "frame":
             raise ValueError(
                 "data.pair_sampling is a stage-1 setting; stage 2 samples windows (window_sampling)"
+            )
+        if self.data.shards_url is not None:
+            raise ValueError(
+                "data.shards_url is stage 1's: stage 2 streams its latent cache (RUN_DIR/cache), built clip "
+                "by clip from data.root's shards"
             )
         return self
 

@@ -37,6 +37,7 @@ from float_train.config import ConfigError, EmotionLabels, FMTStageConfig
 from float_train.ema import ParameterEMA
 from float_train.loop import Trainer, derive_seed
 from float_train.models import FlowTrainModule, load_motion_ae, save_pretrained_atomic
+from float_train.stream import ExampleStream, window_examples
 
 __all__ = ["FMTTrainer", "cache_fingerprint"]
 
@@ -179,6 +180,8 @@ class FMTTrainer(Trainer):
                 f"no training windows: every clip of split {cfg.data.train_split!r} is shorter than "
                 f"model.num_prev_frames + model.num_frames = {P + L} frames"
             )
+        if cfg.data.streaming:
+            self.stream = self._window_stream()
         self.clips: ClipTensors | None = None
         if cfg.data.window_sampling == "random":
             self.clips = load_clips(self.prepared, self.cache_dir, cfg.data.train_split, self.labels)
@@ -189,10 +192,36 @@ class FMTTrainer(Trainer):
             )
         self.audio_dim = self.audio_encoder.feature_dim
 
+    def _window_stream(self) -> ExampleStream:
+        """data.streaming: the grid windows of the training clips, streamed from their cache files."""
+        import datasets
+
+        cfg, acc = self.config, self.accelerator
+        size = cfg.model.num_prev_frames + cfg.model.num_frames
+        stride = cfg.data.window_stride or cfg.model.num_frames  # MotionWindows' grid
+        shards = [
+            {
+                "video_id": e.video_id,
+                "path": str(self.cache_dir / f"{e.video_id}.safetensors"),
+                "label": e.emotion if self.labels else None,
+            }
+            for e in self.prepared.videos_in(cfg.data.train_split)
+        ]
+        kwargs = {"shards": shards, "size": size, "stride": stride, "storage_options": {}}
+
+        def epoch(number: int) -> datasets.IterableDataset:
+            # the windows are the same every epoch; the shuffle, seeded per epoch, orders them differently
+            return datasets.IterableDataset.from_generator(window_examples, gen_kwargs=kwargs)
+
+        seed = cfg.train.seed if cfg.data.stream_seed is None else cfg.data.stream_seed
+        return ExampleStream(epoch, cfg.data.shuffle_buffer, seed, acc.process_index, acc.num_processes)
+
     def train_dataset(self) -> Dataset:
         return self.windows
 
     def batches(self, start: int) -> Iterable[dict[str, Any]]:
+        if self.stream is not None:
+            return self.stream_batches(start, lambda window: window)
         if self.clips is None:
             return super().batches(start)
         return self._random_windows(start)

@@ -50,6 +50,7 @@ from float_train.config import ConfigError, StageConfig, dump_config, validate_c
 from float_train.ema import ParameterEMA
 from float_train.metrics import MetricsLog
 from float_train.sampling import EpochIndexed, StepBatchSampler
+from float_train.stream import ExampleStream, StreamPosition
 
 __all__ = ["RunError", "TrainResult", "Trainer", "derive_seed", "is_disk_full", "lr_factor"]
 
@@ -185,6 +186,7 @@ class Trainer(ABC):
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
         self.generators: dict[str, torch.Generator] = {}
         self.ema: ParameterEMA | None = None
+        self.stream: ExampleStream | None = None  # data.streaming: set by prepare_data
         self.attempt = 0
         self.step = 0
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
@@ -329,8 +331,13 @@ class Trainer(ABC):
         if self.is_main:
             shutil.rmtree(staged, ignore_errors=True)
             (staged / "rng").mkdir(parents=True)
+            if self.stream is not None:
+                (staged / "stream").mkdir()
         acc.wait_for_everyone()
         save_rng_file(staged / "rng" / f"rank-{acc.process_index}.safetensors", self.generators)
+        if self.stream is not None:
+            position = json.dumps(self.stream.position.to_json()) + "\n"
+            write_text_atomic(staged / "stream" / f"rank-{acc.process_index}.json", position)
         acc.wait_for_everyone()
         if self.is_main:
             for name in self.modules:
@@ -486,6 +493,7 @@ class Trainer(ABC):
             self._wrap()
             if resume_from is not None and state is not None:
                 self.restore_rng(resume_from)
+                self.restore_stream(resume_from)
                 if self.is_main:
                     self.metrics.truncate_after(self.attempt, self.step)
                     print(f"resumed from {resume_from} (attempt {self.attempt}, step {self.step})")
@@ -524,8 +532,29 @@ class Trainer(ABC):
         return train.batch_size * self.accelerator.num_processes * train.grad_accum_steps
 
     def stream_state(self) -> dict[str, Any]:
-        """Hook: this process's position in a streamed dataset (plain JSON), saved in the checkpoint."""
-        return {}
+        """The main process's position in the streamed dataset (trainer_state.json, for reading only: each
+        process resumes from its own ``stream/rank-R.json``)."""
+        return {} if self.stream is None else {"stream": self.stream.position.to_json()}
+
+    def restore_stream(self, checkpoint: Path) -> None:
+        """This process's stream position (plain JSON) from ``checkpoint``."""
+        if self.stream is None:
+            return
+        path = checkpoint / "stream" / f"rank-{self.accelerator.process_index}.json"
+        try:
+            self.stream.position = StreamPosition.from_json(json.loads(path.read_text()))
+        except (OSError, ValueError) as error:
+            raise self._unreadable(checkpoint, f"no valid stream position ({error})") from None
+
+    def stream_batches(self, start: int, decode: Any) -> Iterable[dict[str, Any]]:
+        """data.streaming: this process's (micro-)batches of steps ``start`` ..; a run from step 0 (a new run
+        or a guard restart) starts the stream from its beginning, a resume from the restored position."""
+        assert self.stream is not None
+        if start == 0:
+            self.stream.position = StreamPosition()
+        train = self.config.train
+        count = (train.steps - start) * train.grad_accum_steps
+        return self.stream.batches(train.batch_size, count, decode)
 
     def _optimizer_step(self, micro_batches: list[Any]) -> dict[str, float]:
         """One optimizer step over ``grad_accum_steps`` micro-batches; logs averaged over them (the gradient
