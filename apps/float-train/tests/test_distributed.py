@@ -118,3 +118,58 @@ def test_two_processes_through_accelerate_launch_follow_the_one_process_loss_cur
         f"largest relative loss difference {worst:.2e}; steps/s (median): 1 process "
         f"{_steps_per_s(one):.3f}, 2 processes {_steps_per_s(two):.3f}"
     )
+
+
+class _StreamRecordingTrainer(AETrainer):
+    seen: list[list[str]]
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+        pairs = zip(
+            batch["video_id"], batch["driving_index"].tolist(), batch["source_index"].tolist(), strict=True
+        )
+        self.seen.append([f"{v}:{d}<-{s}" for v, d, s in pairs])
+        return super().train_step(batch)
+
+
+def _stream_worker(config_file: str, out_dir: str, resume: bool) -> None:
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    torch.set_num_threads(1)
+    trainer = _StreamRecordingTrainer(load_config(config_file, "ae"), resume=resume, show_progress=False)
+    trainer.seen = []
+    trainer.run()
+    rank = trainer.accelerator.process_index
+    (Path(out_dir) / f"rank-{rank}.json").write_text(json.dumps(trainer.seen))
+
+
+@pytest.mark.slow
+def test_two_processes_stream_their_own_shards_and_resume_exactly(ae_config, tmp_path: Path) -> None:
+    """Streaming with 2 processes: the 2 training videos are 2 shards, one per process; each process saves
+    its own stream position, and a resume from step 2 reads on each process what the uninterrupted run
+    read."""
+    from accelerate import debug_launcher
+
+    from float_train.checkpoint import MARKER
+
+    def launch(run: Path, steps: int, out: Path, resume: bool = False) -> list[list[list[str]]]:
+        out.mkdir()
+        data = {"streaming": True, "shuffle_buffer": 8}
+        config = ae_config(run, data=data, train={"steps": steps, "batch_size": 2, "checkpoint_every": 2})
+        debug_launcher(_stream_worker, args=(str(config), str(out), resume), num_processes=2)
+        return [json.loads((out / f"rank-{r}.json").read_text()) for r in range(2)]
+
+    full = launch(tmp_path / "full", 6, tmp_path / "o1")
+    for step in range(6):
+        videos = [{s.split(":")[0] for s in full[r][step]} for r in range(2)]
+        assert len(videos[0]) == len(videos[1]) == 1 and videos[0] != videos[1]  # one shard per process
+    cut = launch(tmp_path / "cut", 4, tmp_path / "o2")
+    (tmp_path / "cut" / "checkpoints" / "step-0000004" / MARKER).unlink()
+    for rank in range(2):
+        position = json.loads(
+            (tmp_path / "cut" / "checkpoints" / "step-0000002" / "stream" / f"rank-{rank}.json").read_text()
+        )
+        assert position == {"epoch": 0, "offset": 4}
+    resumed = launch(tmp_path / "cut", 6, tmp_path / "o3", resume=True)
+    for rank in range(2):
+        assert cut[rank][:2] + resumed[rank] == full[rank]

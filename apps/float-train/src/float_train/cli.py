@@ -2,7 +2,8 @@
 
 Runs as is on one CPU or GPU; ``accelerate launch --multi_gpu --num_processes N -m float_train fmt CONFIG``
 (GPUs, or CPU processes over gloo with ``--set train.device=cpu``; ``apps/float-train/accelerate/`` holds
-DDP configs for one and several machines) or ``torchrun`` runs the same code on several processes. Bad input prints one ``error:`` message and exits with status 2.
+DDP configs for one and several machines) or ``torchrun`` runs the same code on several processes. Bad
+input prints one ``error:`` message and exits with status 2.
 """
 
 from __future__ import annotations
