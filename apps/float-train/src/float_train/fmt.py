@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -171,7 +171,7 @@ class FMTTrainer(Trainer):
         acc.wait_for_everyone()
         P, L = cfg.model.num_prev_frames, cfg.model.num_frames
         stride = cfg.data.window_stride
-        source = "labels" if self.labels else "predicted"
+        source: Literal["labels", "predicted"] = "labels" if self.labels else "predicted"
         self.windows = MotionWindows(
             self.prepared, self.cache_dir, cfg.data.train_split, P, L, stride, emotion=source
         )

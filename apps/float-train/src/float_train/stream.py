@@ -68,7 +68,8 @@ def read_bytes(url: str, storage_options: dict[str, Any] | None = None) -> bytes
     import fsspec
 
     with fsspec.open(url, "rb", **(storage_options or {})) as handle:
-        return handle.read()  # type: ignore[no-any-return]
+        data: bytes = handle.read()
+    return data
 
 
 def pair_examples(
