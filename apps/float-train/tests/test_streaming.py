@@ -117,3 +117,10 @@ def test_streaming_settings_that_cannot_work_are_refused(
     train = {"val_every": 4}
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path / "run", data=data, train=train), stage)
+
+
+def test_a_streamed_stage_1_measures_the_latent_scale_on_streamed_frames(ae_config, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    config = ae_config(run, data=STREAM, train={"steps": 2, "checkpoint_every": 2}, coeff_std=0.5)
+    AETrainer(load_config(config, "ae"), show_progress=False).run()
+    assert (run / "motion_ae" / "model.safetensors").is_file()
