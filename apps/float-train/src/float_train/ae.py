@@ -12,6 +12,7 @@ the demo bundle's recipe).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from float_train.frames import VideoFrames, load_frames
 from float_train.loop import Trainer, TrainResult, derive_seed
 from float_train.metrics import psnr
 from float_train.models import load_motion_ae, write_final_motion_ae
+from float_train.stream import ExampleStream, decode_pair, pair_examples
 
 __all__ = ["AETrainer", "PooledPairs"]
 
@@ -107,6 +109,8 @@ class AETrainer(Trainer):
         self.videos: VideoFrames | None = None
         if by_video:
             self.videos = self._load_frames(sets, cfg.data.train_split, "data.train_split")
+        elif cfg.data.streaming:
+            self.stream = self._pair_stream(sets)
         else:
             # root keeps seed (runs without extra_roots draw as before); each extra set its own stream
             parts = [
@@ -152,11 +156,33 @@ class AETrainer(Trainer):
         except ValueError as error:
             raise ConfigError(f"{field}: {error}; pair_sampling 'video' needs two frames per video") from None
 
+    def _pair_stream(self, sets: list[PreparedDataset]) -> ExampleStream:
+        """data.streaming: the pairs of every training shard (root's from data.shards_url when given)."""
+        import datasets
+
+        cfg, data, acc = self.config, self.config.data, self.accelerator
+        split = data.train_split
+        paths: list[str] = []
+        for k, prepared in enumerate(sets):
+            base = data.shards_url.rstrip("/") if k == 0 and data.shards_url else str(prepared.root)
+            paths += [f"{base}/data/frames/{split}/{e.video_id}.parquet" for e in prepared.videos_in(split)]
+        options = dict(data.storage_options)
+
+        def epoch(number: int) -> datasets.IterableDataset:
+            kwargs = {"paths": paths, "seed": cfg.train.seed, "epoch": number, "min_gap": data.min_gap}
+            kwargs |= {"max_gap": data.max_gap, "storage_options": options}
+            return datasets.IterableDataset.from_generator(pair_examples, gen_kwargs=kwargs)
+
+        seed = cfg.train.seed if data.stream_seed is None else data.stream_seed
+        return ExampleStream(epoch, data.shuffle_buffer, seed, acc.process_index, acc.num_processes)
+
     def train_dataset(self) -> Dataset:
-        assert self.pairs is not None, "pair_sampling 'video' draws its batches in batches()"
+        assert self.pairs is not None, "pair_sampling 'video' and streaming draw their batches in batches()"
         return self.pairs
 
     def batches(self, start: int) -> Iterable[dict[str, Any]]:
+        if self.stream is not None:
+            return self.stream_batches(start, decode_pair)
         if self.videos is None:
             return super().batches(start)
         return self._video_batches(start)
@@ -165,7 +191,8 @@ class AETrainer(Trainer):
         """pair_sampling 'video': each step's pairs drawn from the generator its augmentation then uses."""
         videos, size = self.videos, self.config.train.batch_size
         assert videos is not None
-        for _ in range(start, self.config.train.steps):
+        accum = self.config.train.grad_accum_steps  # micro-batches per step
+        for _ in range(start * accum, self.config.train.steps * accum):
             sources, drivings = videos.draw_pairs(size, self.generators[self._augment_stream])
             yield {
                 "source": videos.images(sources),
@@ -242,6 +269,9 @@ class AETrainer(Trainer):
         (pair_sampling 'video': about 2048 frames spread over the training frames, as the demo recipe)."""
         if self.videos is not None:
             return self.videos.spread(2048)
+        if self.stream is not None:  # the first pairs of the main process's first epoch
+            first = itertools.islice(iter(self.stream.epoch(0)), count)
+            return torch.stack([decode_pair(e)["driving"] for e in first])
         data = self.pairs
         assert data is not None
         indices = np.linspace(0, len(data) - 1, min(count, len(data))).round().astype(int)  # type: ignore[arg-type]

@@ -1,8 +1,9 @@
 """``float-train``: ``ae CONFIG``, ``fmt CONFIG`` and ``export RUN_DIR OUT_DIR``.
 
 Runs as is on one CPU or GPU; ``accelerate launch --multi_gpu --num_processes N -m float_train fmt CONFIG``
-(GPUs) or ``torchrun --nproc_per_node N -m float_train fmt CONFIG --set train.device=cpu`` (CPU processes)
-runs the same code on several processes. Bad input prints one ``error:`` message and exits with status 2.
+(GPUs, or CPU processes over gloo with ``--set train.device=cpu``; ``apps/float-train/accelerate/`` holds
+DDP configs for one and several machines) or ``torchrun`` runs the same code on several processes. Bad
+input prints one ``error:`` message and exits with status 2.
 """
 
 from __future__ import annotations

@@ -55,12 +55,17 @@ class ClipTensors:
         }
 
 
-def load_clips(prepared: PreparedDataset, cache_dir: Path, split: str) -> ClipTensors:
-    """The cached tensors (``float_data.build_motion_cache``) of every video of ``split`` (video id order)."""
+def load_clips(prepared: PreparedDataset, cache_dir: Path, split: str, labels: bool = False) -> ClipTensors:
+    """The cached tensors (``float_data.build_motion_cache``) of every video of ``split`` (video id order);
+    ``labels``: the emotion is each video's manifest label instead of the cached prediction."""
     clips = ClipTensors([], [], [])
     for entry in prepared.videos_in(split):
         with safe_open(str(cache_dir / f"{entry.video_id}.safetensors"), framework="pt") as handle:
             clips.motion.append(handle.get_tensor("motion"))
             clips.audio.append(handle.get_tensor("audio"))
-            clips.emotion.append(handle.get_tensor("emotion"))
+            if labels:
+                assert entry.emotion is not None, "FMTTrainer checks every video has a label"
+                clips.emotion.append(torch.tensor(entry.emotion, dtype=torch.float32))
+            else:
+                clips.emotion.append(handle.get_tensor("emotion"))
     return clips

@@ -25,6 +25,7 @@ __all__ = [
     "AdversarialConfig",
     "ConfigError",
     "DataConfig",
+    "EmotionLabels",
     "ExportConfig",
     "FMTStageConfig",
     "GuardConfig",
@@ -100,6 +101,29 @@ class DataConfig(_Strict):
         "the sample clip; None: root)",
     )
 
+    streaming: bool = Field(
+        False,
+        description="read the training split as a Hugging Face datasets stream (shard by shard, shuffled "
+        "with a buffer; resumable) instead of random access: for data that does not fit on one disk",
+    )
+    shuffle_buffer: int = Field(
+        1000, ge=1, description="streaming: examples in the shuffle buffer (1: shard order, rows in order)"
+    )
+    stream_seed: int | None = Field(
+        None, ge=0, description="streaming: seed of the shard order and buffer shuffle (None: train.seed)"
+    )
+    shards_url: str | None = Field(
+        None,
+        description="stage 1 streaming: where root's data/frames/<split>/*.parquet shards are, as any fsspec "
+        "path or URL (s3://bucket/prepared, gs://..., https://...); root then needs only manifest.jsonl "
+        "(None: root itself)",
+    )
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="fsspec options for shards_url (e.g. {anon: true}, an endpoint); credentials are better "
+        "left to the environment, as RUN_DIR/config.yaml keeps these",
+    )
+
     @field_validator("root")
     @classmethod
     def _prepared(cls, value: Path) -> Path:
@@ -125,7 +149,27 @@ class DataConfig(_Strict):
             )
         if self.window_sampling == "random" and self.window_stride is not None:
             raise ValueError("window_stride belongs to window_sampling 'grid'; 'random' draws every start")
+        if not self.streaming and (self.shards_url is not None or self.storage_options):
+            raise ValueError("shards_url and storage_options are read in streaming mode: set streaming: true")
+        if self.streaming and self.pair_sampling == "video":
+            raise ValueError(
+                "streaming reads pairs video by video (pair_sampling 'frame'); 'video' holds every crop in "
+                "memory, the opposite of streaming"
+            )
+        if self.streaming and self.window_sampling == "random":
+            raise ValueError(
+                "streaming reads grid windows clip by clip (window_sampling 'grid'); 'random' holds every "
+                "clip in memory"
+            )
         return self
+
+    def validation_is_local(self, validates: bool) -> None:
+        """Validation reads random-access local shards: with ``shards_url`` it needs ``val_root``."""
+        if validates and self.shards_url is not None and self.val_root is None:
+            raise ValueError(
+                "data.shards_url: validation reads a local prepared dataset; set data.val_root to one "
+                "(or train.val_every: 0)"
+            )
 
 
 class OptimConfig(_Strict):
@@ -162,7 +206,15 @@ class TrainConfig(_Strict):
     keep_last: int = Field(3, ge=1, description="complete checkpoints kept (older ones are deleted)")
     log_every: int = Field(10, gt=0, description="steps between metric records in metrics.jsonl")
     val_every: int = Field(1000, ge=0, description="steps between validations (0: never)")
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    grad_accum_steps: int = Field(
+        1,
+        ge=1,
+        description="micro-batches per optimizer step (accelerate's gradient accumulation); the global "
+        "batch is batch_size x processes x grad_accum_steps",
+    )
+    mixed_precision: Literal["no", "bf16", "fp16"] = Field(
+        "no", description="accelerate's autocast; this setting wins over the launcher's (accelerate config)"
+    )
     ema_decay: float | None = Field(None, gt=0, lt=1, description="EMA of the weights (None: no EMA)")
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto",
@@ -296,6 +348,21 @@ class AEStageConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _local_validation(self) -> AEStageConfig:
+        self.data.validation_is_local(bool(self.train.val_every) or self.guard is not None)
+        return self
+
+    @model_validator(mode="after")
+    def _accumulation(self) -> AEStageConfig:
+        if self.train.grad_accum_steps > 1 and self.loss.adversarial > 0:
+            raise ValueError(
+                "train.grad_accum_steps > 1 with loss.adversarial > 0: the discriminator steps on every "
+                "batch, so accumulating the generator's gradients would change the GAN's schedule; raise "
+                "train.batch_size instead"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _stage_1_data(self) -> AEStageConfig:
         if self.data.window_sampling != "grid":
             raise ValueError(
@@ -359,6 +426,14 @@ class ExportConfig(_Strict):
     )
 
 
+class EmotionLabels(_Strict):
+    """Stage 2's clip emotion from the dataset's own labels instead of a predictor: the manifest's 7-vector
+    of each video (``float-data prepare --labels ravdess`` or ``--labels-file``; every training and
+    validation video needs one)."""
+
+    source: Literal["labels"] = Field(description="'labels': the prepared dataset's emotion labels")
+
+
 def _neutral() -> PredictorSpec:
     return PredictorSpec(name="fixed", options={"emotion": "neutral"})
 
@@ -371,7 +446,11 @@ class FMTStageConfig(_Strict):
     data: DataConfig
     motion_ae: Path = Field(description="stage-1 run dir or a saved MotionAutoEncoder folder (frozen)")
     audio: AudioSpec = Field(default_factory=LogMelAudioSpec)
-    emotion: PredictorSpec = Field(default_factory=_neutral, description="float-emotion predictor")
+    emotion: PredictorSpec | EmotionLabels = Field(
+        default_factory=_neutral,
+        description="float-emotion predictor of each clip's emotion, or {source: labels}: the dataset's "
+        "labels",
+    )
     model: TransformerConfig = Field(default_factory=TransformerConfig)
     loss: LossConfig = Field(default_factory=LossConfig)
     optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=1e-5, grad_clip=1.0))
@@ -396,6 +475,11 @@ class FMTStageConfig(_Strict):
         if self.data.pair_sampling != "frame":
             raise ValueError(
                 "data.pair_sampling is a stage-1 setting; stage 2 samples windows (window_sampling)"
+            )
+        if self.data.shards_url is not None:
+            raise ValueError(
+                "data.shards_url is stage 1's: stage 2 streams its latent cache (RUN_DIR/cache), built clip "
+                "by clip from data.root's shards"
             )
         return self
 

@@ -8,6 +8,7 @@ import yaml
 
 from float_audio import AudioProjection
 from float_data import PreparedDataset
+from float_emotion import PredictorSpec
 from float_flow import FlowMatchingTransformer
 from float_motion_ae import MotionAutoEncoder
 from float_pipeline import BundleManifest, GenerationDefaults, check_bundle_target, save_bundle
@@ -16,6 +17,9 @@ from float_train.config import ConfigError, FMTStageConfig, validate_config
 from float_train.fmt import AE_COPY
 from float_train.metrics import MetricsLog
 from float_train.models import FlowTrainModule, apply_ema
+
+NOT_RUN = ("fixed", "mix")
+"""Predictors that give the same vector for every clip: the bundle stores none (its default emotion rules)."""
 
 __all__ = ["export_bundle", "model_card"]
 
@@ -140,7 +144,10 @@ def export_bundle(
         apply_ema(FlowTrainModule(flow, projection), ema)
         weights = "EMA"
     step = int(checkpoint.name.split("-")[1])
-    emotion_predictor = None if config.emotion.name in ("fixed", "mix") else config.emotion
+    emotion = config.emotion  # a predictor the bundle can run, not a fixed choice or the dataset's labels
+    emotion_predictor = None
+    if isinstance(emotion, PredictorSpec) and emotion.name not in NOT_RUN:
+        emotion_predictor = emotion
     manifest = BundleManifest(
         resolution=ae.config.size,
         audio=config.audio,

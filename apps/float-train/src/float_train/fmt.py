@@ -4,7 +4,9 @@ Once per run, the frozen auto-encoder encodes every frame of the training and va
 latents, the audio encoder turns each clip's speech into raw 25 fps features, and the emotion predictor
 gives one 7-d vector per clip; ``float_data.build_motion_cache`` stores them under
 ``RUN_DIR/cache/<fingerprint>`` (the fingerprint covers the auto-encoder weights, the audio encoder and the
-emotion predictor, so changing any of them builds a new cache). A separate validation dataset
+emotion source, so changing any of them builds a new cache). With ``emotion: {source: labels}`` the
+clip emotion is the dataset's own label (the manifest's, from RAVDESS file names or a labels file) instead of
+a prediction, and the cache holds no emotion. A separate validation dataset
 (``data.val_root``) is cached under ``RUN_DIR/cache/<fingerprint>-val``, as its video ids may repeat the
 training ones. Training then reads 10 + 50 frame windows (``float_data.MotionWindows`` on a grid, or drawn at
 random from the clips held in memory with ``data.window_sampling: random``, :mod:`float_train.clips`) and
@@ -17,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -31,10 +33,11 @@ from float_flow import FlowMatchingTransformer, SamplerConfig, generate
 from float_motion_ae import MotionAutoEncoder
 from float_pipeline import VideoWriter, build_audio_encoder
 from float_train.clips import ClipTensors, load_clips
-from float_train.config import ConfigError, FMTStageConfig
+from float_train.config import ConfigError, EmotionLabels, FMTStageConfig
 from float_train.ema import ParameterEMA
 from float_train.loop import Trainer, derive_seed
 from float_train.models import FlowTrainModule, load_motion_ae, save_pretrained_atomic
+from float_train.stream import ExampleStream, window_examples
 
 __all__ = ["FMTTrainer", "cache_fingerprint"]
 
@@ -53,6 +56,17 @@ def cache_fingerprint(
         what["batch_size"] = batch_size
     payload = json.dumps(what, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _check_labels(prepared: PreparedDataset, split: str) -> None:
+    """``emotion: {source: labels}`` needs a label on every video of ``split`` (checked before caching)."""
+    missing = [e.video_id for e in prepared.videos_in(split) if e.emotion is None]
+    if missing:
+        raise ConfigError(
+            f"emotion: {{source: labels}}: {len(missing)} videos of split {split!r} of {prepared.root} have "
+            f"no emotion label (e.g. {missing[0]}); prepare with `float-data prepare --labels ravdess` or "
+            "--labels-file, or use an emotion predictor"
+        )
 
 
 def _check_crop_size(prepared: PreparedDataset, field: str, size: int) -> None:
@@ -101,7 +115,9 @@ class FMTTrainer(Trainer):
         self.motion_ae = ae.to(self.device).eval().requires_grad_(False)
         self.audio_encoder = build_audio_encoder(cfg.audio).to(self.device)
         self.audio_encoder.eval()
-        emotion = cfg.emotion.build()
+        # with the dataset's labels the cache holds no emotion: windows read the manifest's label
+        self.labels = isinstance(cfg.emotion, EmotionLabels)
+        emotion = None if isinstance(cfg.emotion, EmotionLabels) else cfg.emotion.build()
         fingerprint = cache_fingerprint(
             copy / "model.safetensors",
             self.audio_encoder.fingerprint(),
@@ -125,6 +141,9 @@ class FMTTrainer(Trainer):
                     "or set train.val_every: 0"
                 )
             jobs.append((self.val_prepared, self.val_cache_dir, cfg.data.val_split))
+        if self.labels:
+            for prepared, _, split in jobs:
+                _check_labels(prepared, split)
         if self.is_main:
             device = self.device
 
@@ -135,6 +154,7 @@ class FMTTrainer(Trainer):
                 return self.audio_encoder.encode(wav[None].to(device), frames)[0]
 
             def predict_emotion(wav: torch.Tensor) -> torch.Tensor:
+                assert emotion is not None
                 return emotion.predict(wav)[0]
 
             for prepared, cache_dir, split in dict.fromkeys(jobs):
@@ -143,7 +163,7 @@ class FMTTrainer(Trainer):
                     cache_dir,
                     encode_motion,
                     encode_audio,
-                    predict_emotion,
+                    None if emotion is None else predict_emotion,
                     split=split,
                     batch_size=cfg.cache_batch_size,
                     progress=self.show_progress,
@@ -151,26 +171,57 @@ class FMTTrainer(Trainer):
         acc.wait_for_everyone()
         P, L = cfg.model.num_prev_frames, cfg.model.num_frames
         stride = cfg.data.window_stride
-        self.windows = MotionWindows(self.prepared, self.cache_dir, cfg.data.train_split, P, L, stride)
+        source: Literal["labels", "predicted"] = "labels" if self.labels else "predicted"
+        self.windows = MotionWindows(
+            self.prepared, self.cache_dir, cfg.data.train_split, P, L, stride, emotion=source
+        )
         if len(self.windows) == 0:
             raise ConfigError(
                 f"no training windows: every clip of split {cfg.data.train_split!r} is shorter than "
                 f"model.num_prev_frames + model.num_frames = {P + L} frames"
             )
+        if cfg.data.streaming:
+            self.stream = self._window_stream()
         self.clips: ClipTensors | None = None
         if cfg.data.window_sampling == "random":
-            self.clips = load_clips(self.prepared, self.cache_dir, cfg.data.train_split)
+            self.clips = load_clips(self.prepared, self.cache_dir, cfg.data.train_split, self.labels)
         self.val_windows: MotionWindows | None = None
         if cfg.train.val_every:
             self.val_windows = MotionWindows(
-                self.val_prepared, self.val_cache_dir, cfg.data.val_split, P, L, stride
+                self.val_prepared, self.val_cache_dir, cfg.data.val_split, P, L, stride, emotion=source
             )
         self.audio_dim = self.audio_encoder.feature_dim
+
+    def _window_stream(self) -> ExampleStream:
+        """data.streaming: the grid windows of the training clips, streamed from their cache files."""
+        import datasets
+
+        cfg, acc = self.config, self.accelerator
+        size = cfg.model.num_prev_frames + cfg.model.num_frames
+        stride = cfg.data.window_stride or cfg.model.num_frames  # MotionWindows' grid
+        shards = [
+            {
+                "video_id": e.video_id,
+                "path": str(self.cache_dir / f"{e.video_id}.safetensors"),
+                "label": e.emotion if self.labels else None,
+            }
+            for e in self.prepared.videos_in(cfg.data.train_split)
+        ]
+        kwargs = {"shards": shards, "size": size, "stride": stride, "storage_options": {}}
+
+        def epoch(number: int) -> datasets.IterableDataset:
+            # the windows are the same every epoch; the shuffle, seeded per epoch, orders them differently
+            return datasets.IterableDataset.from_generator(window_examples, gen_kwargs=kwargs)
+
+        seed = cfg.train.seed if cfg.data.stream_seed is None else cfg.data.stream_seed
+        return ExampleStream(epoch, cfg.data.shuffle_buffer, seed, acc.process_index, acc.num_processes)
 
     def train_dataset(self) -> Dataset:
         return self.windows
 
     def batches(self, start: int) -> Iterable[dict[str, Any]]:
+        if self.stream is not None:
+            return self.stream_batches(start, lambda window: window)
         if self.clips is None:
             return super().batches(start)
         return self._random_windows(start)
@@ -180,7 +231,8 @@ class FMTTrainer(Trainer):
         clips, cfg = self.clips, self.config
         assert clips is not None
         size = cfg.model.num_prev_frames + cfg.model.num_frames
-        for _ in range(start, cfg.train.steps):
+        accum = self.config.train.grad_accum_steps  # micro-batches per step
+        for _ in range(start * accum, cfg.train.steps * accum):
             yield clips.draw_windows(cfg.train.batch_size, size, self.generators["loss"])
 
     # ------------------------------------------------------------------------------------ models
@@ -280,7 +332,10 @@ class FMTTrainer(Trainer):
         entry = prepared.videos_in(cfg.data.val_split)[0]
         with safe_open(str(cache_dir / f"{entry.video_id}.safetensors"), framework="pt") as handle:
             audio_raw = handle.get_tensor("audio")
-            emotion = handle.get_tensor("emotion")
+            if self.labels:  # checked in prepare_data: every video has one
+                emotion = torch.tensor(entry.emotion, dtype=torch.float32)
+            else:
+                emotion = handle.get_tensor("emotion")
         frames = min(cfg.sample.frames, int(audio_raw.shape[0]))
         root = prepared.root / "data"
         table = pq.read_table(root / "frames" / entry.split / f"{entry.video_id}.parquet", columns=["image"])

@@ -11,6 +11,7 @@ bit for bit.
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import math
 import shutil
@@ -49,6 +50,7 @@ from float_train.config import ConfigError, StageConfig, dump_config, validate_c
 from float_train.ema import ParameterEMA
 from float_train.metrics import MetricsLog
 from float_train.sampling import EpochIndexed, StepBatchSampler
+from float_train.stream import ExampleStream, StreamPosition
 
 __all__ = ["RunError", "TrainResult", "Trainer", "derive_seed", "is_disk_full", "lr_factor"]
 
@@ -164,6 +166,7 @@ class Trainer(ABC):
         self.accelerator = Accelerator(
             cpu=train.device == "cpu",
             mixed_precision=train.mixed_precision,
+            gradient_accumulation_steps=train.grad_accum_steps,
             log_with=list(train.trackers) or None,
             project_dir=str(self.run_dir),
             kwargs_handlers=[
@@ -183,6 +186,7 @@ class Trainer(ABC):
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
         self.generators: dict[str, torch.Generator] = {}
         self.ema: ParameterEMA | None = None
+        self.stream: ExampleStream | None = None  # data.streaming: set by prepare_data
         self.attempt = 0
         self.step = 0
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
@@ -210,7 +214,8 @@ class Trainer(ABC):
         """The training dataset (items collated by torch's default collate)."""
 
     def batches(self, start: int) -> Iterable[Any]:
-        """This process's batches of steps ``start`` .. ``train.steps - 1``, drawn lazily (one per step).
+        """This process's batches of steps ``start`` .. ``train.steps - 1``, drawn lazily (one per step, or
+        ``train.grad_accum_steps`` micro-batches per step).
 
         Default: the step-indexed DataLoader over :meth:`train_dataset`. A stage may draw its batches from one
         of its checkpointed ``generators`` instead; they are then drawn in the main process, just before
@@ -255,9 +260,14 @@ class Trainer(ABC):
         )
 
     def finish_step(self, loss: torch.Tensor, optimizer_name: str = "main") -> float | None:
-        """Backward, clip, optimizer and scheduler step; returns the gradient norm when clipped."""
+        """Backward, clip, optimizer and scheduler step; returns the gradient norm when clipped.
+
+        With ``train.grad_accum_steps`` > 1 only the last micro-batch of a step gets past the backward
+        (accelerate divides each loss by the count, so the summed gradient is the mean's)."""
         optimizer = self.optimizers[optimizer_name]
         self.accelerator.backward(loss)
+        if not self.accelerator.sync_gradients:
+            return None
         norm = None
         clip = self.config.optim.grad_clip
         if clip is not None and self.train_module is not None:
@@ -321,8 +331,13 @@ class Trainer(ABC):
         if self.is_main:
             shutil.rmtree(staged, ignore_errors=True)
             (staged / "rng").mkdir(parents=True)
+            if self.stream is not None:
+                (staged / "stream").mkdir()
         acc.wait_for_everyone()
         save_rng_file(staged / "rng" / f"rank-{acc.process_index}.safetensors", self.generators)
+        if self.stream is not None:
+            position = json.dumps(self.stream.position.to_json()) + "\n"
+            write_text_atomic(staged / "stream" / f"rank-{acc.process_index}.json", position)
         acc.wait_for_everyone()
         if self.is_main:
             for name in self.modules:
@@ -335,7 +350,6 @@ class Trainer(ABC):
                 save_scheduler_file(staged / f"scheduler-{name}.json", scheduler.state_dict())
             if self.ema is not None:
                 save_file(self.ema.state_dict(), str(staged / "ema.safetensors"))
-            batch = self.config.train.batch_size
             state = {
                 "stage": self.stage,
                 "step": self.step,
@@ -343,8 +357,9 @@ class Trainer(ABC):
                 "world_size": acc.num_processes,
                 "data": {
                     "seed": self.config.train.seed,
-                    "stream_position": self.step * batch * acc.num_processes,
-                    "samples_per_step": batch * acc.num_processes,
+                    "stream_position": self.step * self.global_batch,
+                    "samples_per_step": self.global_batch,
+                    **self.stream_state(),
                 },
                 "extra": self.extra_state(),
             }
@@ -421,14 +436,16 @@ class Trainer(ABC):
     # ------------------------------------------------------------------------------------ loop
     def _loader(self, dataset: Dataset, start: int) -> DataLoader:
         acc = self.accelerator
+        accum = self.config.train.grad_accum_steps
+        # one sampler "step" per micro-batch: step s, micro-batch m reads micro-step s * accum + m
         sampler = StepBatchSampler(
             len(dataset),  # type: ignore[arg-type]
             self.config.train.batch_size,
             acc.num_processes,
             acc.process_index,
             self.config.train.seed,
-            start,
-            self.config.train.steps,
+            start * accum,
+            self.config.train.steps * accum,
         )
         workers = self.config.data.num_workers
         return DataLoader(
@@ -453,6 +470,13 @@ class Trainer(ABC):
         self._init_run_dir(resume_from)
         if self.config.train.trackers:
             acc.init_trackers(self.stage, config=json.loads(json.dumps(self.config.model_dump(mode="json"))))
+        if self.is_main:
+            train = self.config.train
+            print(
+                f"global batch {self.global_batch} = {train.batch_size} per process x "
+                f"{acc.num_processes} processes x {train.grad_accum_steps} accumulation steps",
+                flush=True,
+            )
         self.prepare_data()
         state: dict[str, Any] | None = None
         if resume_from is not None:
@@ -469,6 +493,7 @@ class Trainer(ABC):
             self._wrap()
             if resume_from is not None and state is not None:
                 self.restore_rng(resume_from)
+                self.restore_stream(resume_from)
                 if self.is_main:
                     self.metrics.truncate_after(self.attempt, self.step)
                     print(f"resumed from {resume_from} (attempt {self.attempt}, step {self.step})")
@@ -500,9 +525,58 @@ class Trainer(ABC):
     def after_wrap(self) -> None:  # noqa: B027 (an optional hook, empty by default)
         """Hook: move extra modules (frozen encoders, discriminators) once accelerate has placed the model."""
 
+    @property
+    def global_batch(self) -> int:
+        """Samples per optimizer step over every process: batch_size x processes x grad_accum_steps."""
+        train = self.config.train
+        return train.batch_size * self.accelerator.num_processes * train.grad_accum_steps
+
+    def stream_state(self) -> dict[str, Any]:
+        """The main process's position in the streamed dataset (trainer_state.json, for reading only: each
+        process resumes from its own ``stream/rank-R.json``)."""
+        return {} if self.stream is None else {"stream": self.stream.position.to_json()}
+
+    def restore_stream(self, checkpoint: Path) -> None:
+        """This process's stream position (plain JSON) from ``checkpoint``."""
+        if self.stream is None:
+            return
+        path = checkpoint / "stream" / f"rank-{self.accelerator.process_index}.json"
+        try:
+            self.stream.position = StreamPosition.from_json(json.loads(path.read_text()))
+        except (OSError, ValueError) as error:
+            raise self._unreadable(checkpoint, f"no valid stream position ({error})") from None
+
+    def stream_batches(self, start: int, decode: Any) -> Iterable[dict[str, Any]]:
+        """data.streaming: this process's (micro-)batches of steps ``start`` ..; a run from step 0 (a new run
+        or a guard restart) starts the stream from its beginning, a resume from the restored position."""
+        assert self.stream is not None
+        if start == 0:
+            self.stream.position = StreamPosition()
+        train = self.config.train
+        count = (train.steps - start) * train.grad_accum_steps
+        return self.stream.batches(train.batch_size, count, decode)
+
+    def _optimizer_step(self, micro_batches: list[Any]) -> dict[str, float]:
+        """One optimizer step over ``grad_accum_steps`` micro-batches; logs averaged over them (the gradient
+        norm is the last one's: only the last micro-batch steps)."""
+        if len(micro_batches) == 1:
+            return self.train_step(micro_batches[0])
+        assert self.train_module is not None
+        records = []
+        for batch in micro_batches:
+            with self.accelerator.accumulate(self.train_module):
+                records.append(self.train_step(batch))
+        logs = dict(records[-1])
+        for key in logs:
+            if all(key in r for r in records):
+                logs[key] = sum(r[key] for r in records) / len(records)
+        return logs
+
     def _run_attempt(self) -> tuple[bool, dict[str, Any]]:
         train = self.config.train
-        loader = self.batches(self.step)
+        micro = iter(self.batches(self.step))
+        accum = train.grad_accum_steps
+        loader = ([first, *itertools.islice(micro, accum - 1)] for first in micro)
         bar = tqdm(
             total=train.steps,
             initial=self.step,
@@ -514,8 +588,8 @@ class Trainer(ABC):
         last_log: dict[str, Any] = {}
         tick, tick_step = time.perf_counter(), self.step
         try:
-            for batch in loader:
-                logs = self.train_step(batch)
+            for group in loader:
+                logs = self._optimizer_step(group)
                 self.step += 1
                 if self.ema is not None and self.train_module is not None:
                     self.ema.update(self.accelerator.unwrap_model(self.train_module))
