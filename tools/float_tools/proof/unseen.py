@@ -382,8 +382,8 @@ def format_report(report: dict) -> str:
     gate = o["gate_meter"]
     lines.append(
         "ceil: the meter's r on the true frames cut like the portrait at the bundle resolution and blurred "
-        f"to the generated sharpness; gates use the meter with the higher mean ceiling: {gate}. worst portrait "
-        f"({gate}): {o['worst_portrait']} r {f(o['meters'][gate]['worst_r_true'])}, worst gap "
+        f"to the generated sharpness; gates use the meter with the higher mean ceiling: {gate}. "
+        f"worst portrait ({gate}): {o['worst_portrait']} r {f(o['meters'][gate]['worst_r_true'])}, worst gap "
         f"{f(o['meters'][gate]['worst_gap'])}"
     )
     lines.append(
