@@ -21,8 +21,7 @@ import numpy as np
 
 from float_audio import load_audio
 from float_data import read_video, to_model_tensor
-from float_pipeline import Pipeline, face_box, load_bundle
-from float_pipeline.portrait import crop_reflected
+from float_pipeline import Pipeline, crop_reflected, face_box, load_bundle
 from float_tools.corpus import HELDOUT_SENTENCES, CorpusConfig, build_corpus, read_sentences
 from float_tools.proof.identity import FaceEmbedder
 from float_tools.proof.measure import psnr

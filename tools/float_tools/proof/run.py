@@ -44,7 +44,7 @@ from float_data import (
     to_model_tensor,
 )
 from float_motion_ae import MotionAutoEncoder
-from float_pipeline import GenerateError, Pipeline, cached_detector, face_box, load_bundle
+from float_pipeline import GenerateError, Pipeline, cached_detector, crop_reflected, face_box, load_bundle
 from float_tools.proof.lipsync import MouthMeter
 from float_tools.proof.measure import pearson, psnr, shuffled_pairs, speech_mask
 
@@ -128,9 +128,11 @@ def prepared_crop(frames: np.ndarray, detector: FaceDetector) -> CropBox:
     return crop_track(interpolate_boxes(found, len(frames)), config.crop_scale, "fixed")[0]
 
 
-def _clip_crops(frames: np.ndarray, box: CropBox, size: int, every: int) -> torch.Tensor:
-    """Frames 0, every, 2 * every, ... cropped to ``box`` at ``size``: [N, 3, size, size] in [-1, 1]."""
-    return to_model_tensor(np.stack([crop_face(f, box, size) for f in frames[::every]]))
+def _clip_crops(frames: np.ndarray, box: CropBox, size: int, every: int, crop=crop_face) -> torch.Tensor:
+    """Frames 0, every, 2 * every, ... cropped to ``box`` at ``size`` by ``crop`` (black past the border, as
+    float-data prepares clips, or ``crop_reflected``, as the Pipeline cuts a portrait): [N, 3, size, size] in
+    [-1, 1]."""
+    return to_model_tensor(np.stack([crop(f, box, size) for f in frames[::every]]))
 
 
 @torch.no_grad()
@@ -169,7 +171,7 @@ def ae_psnr(pipe: Pipeline, frames: np.ndarray, every: int = 4) -> tuple[float, 
     prepared = _clip_crops(frames, prepared_crop(frames, detector), size, every)
     from_frame0, copy = _from_frame0_psnr(model, prepared)
     portrait = face_box(frames[0], scale=defaults.crop_scale, phases=defaults.crop_phases, source="frame 0")
-    portrait_psnr = _from_frame0_psnr(model, _clip_crops(frames, portrait, size, every))[0]
+    portrait_psnr = _from_frame0_psnr(model, _clip_crops(frames, portrait, size, every, crop_reflected))[0]
     return from_frame0, copy, _self_psnr(model, prepared), portrait_psnr
 
 

@@ -32,8 +32,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 from float_data import read_video, to_model_tensor
-from float_pipeline import GenerateError, Pipeline, face_box, load_bundle
-from float_pipeline.portrait import crop_reflected
+from float_pipeline import GenerateError, Pipeline, crop_reflected, face_box, load_bundle
 from float_tools.proof.identity import FaceEmbedder
 from float_tools.proof.lipsync import MouthMeter
 from float_tools.proof.measure import pearson, psnr, shuffled_pairs
