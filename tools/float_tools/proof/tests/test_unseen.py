@@ -110,3 +110,18 @@ def test_the_mediapipe_meter_measures_a_face_and_counts_a_miss() -> None:
     values, missed = result["clip"]
     assert missed == 1 and np.isnan(values[1]) and np.isfinite(values[[0, 2]]).all()
     assert 0.0 <= values[0] < 0.3  # Grace Hopper's mouth is closed
+
+
+# The demo bundle's training voices (docs/proof.md, "Commands (as run)").
+TRAINING_VOICES = {"en-us", "en-gb", "en-gb-scotland", "en-us-nyc", "en-gb+f2"}
+
+
+def test_the_unseen_set_speaks_new_sentences_in_voices_the_demo_never_trained_on() -> None:
+    from float_tools.corpus import DEFAULT_SENTENCES, HELDOUT_SENTENCES, read_sentences
+
+    spec = load_set()
+    unseen = set(read_sentences(ROOT / spec.sentences))
+    assert len(unseen) >= 4
+    assert not unseen & set(read_sentences(DEFAULT_SENTENCES))
+    assert not unseen & set(read_sentences(HELDOUT_SENTENCES))
+    assert not {p.voice for p in spec.portraits} & TRAINING_VOICES
