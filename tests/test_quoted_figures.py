@@ -40,3 +40,24 @@ def test_the_model_card_quotes_the_results_file() -> None:
     assert f"r = {unseen['r_true']:.2f} ({unseen['r_shuffled']:.2f} shuffled)" in text
     assert f"at {voice['ae_psnr_db']:.1f} dB PSNR" in text
     assert f"reconstructs at {unseen['ae_psnr_db']:.1f} dB" in text
+
+
+UNSEEN = ROOT / "tools" / "float_tools" / "proof" / "results" / "unseen-portraits.json"
+PROOF_DOC = ROOT / "docs" / "proof.md"
+
+
+def _unseen_quote() -> str:
+    """How README.md and docs/proof.md quote the unseen-portrait proof: the gate meter's mean and worst."""
+    overall = json.loads(UNSEEN.read_text())["overall"]
+    meter = overall["gate_meter"]
+    figures = overall["meters"][meter]
+    return (
+        f"mean r = {figures['r_true']:.2f} over nine real portraits it never saw (worst "
+        f"{figures['worst_r_true']:.2f}, {meter} meter)"
+    )
+
+
+def test_the_readme_and_proof_doc_quote_the_unseen_portraits_results() -> None:
+    quote = _unseen_quote()
+    assert quote in _flat(README)
+    assert quote in _flat(PROOF_DOC)

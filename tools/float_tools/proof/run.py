@@ -44,7 +44,7 @@ from float_data import (
     to_model_tensor,
 )
 from float_motion_ae import MotionAutoEncoder
-from float_pipeline import GenerateError, Pipeline, cached_detector, face_box, load_bundle
+from float_pipeline import GenerateError, Pipeline, cached_detector, crop_reflected, face_box, load_bundle
 from float_tools.proof.lipsync import MouthMeter
 from float_tools.proof.measure import pearson, psnr, shuffled_pairs, speech_mask
 
@@ -128,9 +128,11 @@ def prepared_crop(frames: np.ndarray, detector: FaceDetector) -> CropBox:
     return crop_track(interpolate_boxes(found, len(frames)), config.crop_scale, "fixed")[0]
 
 
-def _clip_crops(frames: np.ndarray, box: CropBox, size: int, every: int) -> torch.Tensor:
-    """Frames 0, every, 2 * every, ... cropped to ``box`` at ``size``: [N, 3, size, size] in [-1, 1]."""
-    return to_model_tensor(np.stack([crop_face(f, box, size) for f in frames[::every]]))
+def _clip_crops(frames: np.ndarray, box: CropBox, size: int, every: int, crop=crop_face) -> torch.Tensor:
+    """Frames 0, every, 2 * every, ... cropped to ``box`` at ``size`` by ``crop`` (black past the border, as
+    float-data prepares clips, or ``crop_reflected``, as the Pipeline cuts a portrait): [N, 3, size, size] in
+    [-1, 1]."""
+    return to_model_tensor(np.stack([crop(f, box, size) for f in frames[::every]]))
 
 
 @torch.no_grad()
@@ -169,7 +171,7 @@ def ae_psnr(pipe: Pipeline, frames: np.ndarray, every: int = 4) -> tuple[float, 
     prepared = _clip_crops(frames, prepared_crop(frames, detector), size, every)
     from_frame0, copy = _from_frame0_psnr(model, prepared)
     portrait = face_box(frames[0], scale=defaults.crop_scale, phases=defaults.crop_phases, source="frame 0")
-    portrait_psnr = _from_frame0_psnr(model, _clip_crops(frames, portrait, size, every))[0]
+    portrait_psnr = _from_frame0_psnr(model, _clip_crops(frames, portrait, size, every, crop_reflected))[0]
     return from_frame0, copy, _self_psnr(model, prepared), portrait_psnr
 
 
@@ -200,6 +202,7 @@ def run_proof(
     partners = shuffled_pairs(len(entries), shuffle_seed)
     options = {"seed": seed, "steps": steps}
     scores: list[ClipScore] = []
+    skipped: list[str] = []
     for i, entry in enumerate(tqdm(entries, desc="proof clips", unit="clip")):
         video = corpus / entry["video"]
         truth_doc = json.loads((corpus / entry["ground_truth"]).read_text())
@@ -208,9 +211,15 @@ def run_proof(
         frames = read_video(video)
         source = frames[0]
         partner = corpus / entries[partners[i]]["video"]
-        true_mouth, missed_true = meter.measure(pipe.frames(source, video, **options))
-        shuffled_mouth, missed_shuffled = meter.measure(pipe.frames(source, partner, **options))
-        psnr_ae, psnr_copy, psnr_self, psnr_portrait = ae_psnr(pipe, frames)
+        try:
+            true_mouth, missed_true = meter.measure(pipe.frames(source, video, **options))
+            shuffled_mouth, missed_shuffled = meter.measure(pipe.frames(source, partner, **options))
+            psnr_ae, psnr_copy, psnr_self, psnr_portrait = ae_psnr(pipe, frames)
+        except (GenerateError, ValueError) as error:
+            # A face the detector misses in one clip (its frame 0, or every sampled frame) is that clip's
+            # problem: it is counted and reported, and the other clips are still scored.
+            skipped.append(f"{entry['video']}: {error}")
+            continue
         score = ClipScore(
             video=entry["video"],
             shuffled_audio_from=entries[partners[i]]["video"],
@@ -226,6 +235,8 @@ def run_proof(
             missed_detections=missed_true + missed_shuffled,
         )
         scores.append(score)
+    if not scores:
+        raise ValueError(f"no clip of {corpus} could be scored: {skipped[0]}")
     summary = {key: _mean([getattr(s, key) for s in scores]) for key in AVERAGED_SCORES}
     summary["gap"] = _mean(
         [None if s.r_true is None or s.r_shuffled is None else s.r_true - s.r_shuffled for s in scores]
@@ -242,6 +253,7 @@ def run_proof(
         "bundle": str(pipe.bundle.path),
         "corpus": str(corpus),
         "clips": [s.model_dump() for s in scores],
+        "skipped": skipped,
         "mean": summary,
         "settings": {"seed": seed, "shuffle_seed": shuffle_seed, "steps": steps, "detect_size": detect_size},
         "detector": "dlib HOG frontal face + 68-point shape predictor (float_data.DlibDetector), "
@@ -293,6 +305,7 @@ def format_table(report: dict, gates: dict[str, bool]) -> str:
         "AE PSNR: from frame 0 on the clip's float-data prepare crop (gated); copy: frame 0 itself there; "
         "self: each frame from itself there; portrait: from frame 0 on float-generate's crop of frame 0"
     )
+    lines += [f"skipped (no face found): {reason}" for reason in report.get("skipped", [])]
     lines.append(f"gap r(true) - r(shuffled): whole clip {f(m['gap'])}, speech part {f(m['gap_speech'])}")
     lines += [f"{'PASS' if ok else 'FAIL'}  {name}" for name, ok in gates.items()]
     return "\n".join(lines)

@@ -1,9 +1,10 @@
 """The portrait side of the pipeline: read the image, find the square region to animate, composite back.
 
 Both ``crop`` modes give a :class:`float_data.CropBox` in original pixels, so rendering and paste-back share
-one geometry: with a face crop the box is the official 1.6x square around the detected face; without one
-(``--no-crop``) it is the smallest square centred on the image that contains it, so the image is padded
-(black), never stretched.
+one geometry: with a face crop the box is the official 1.6x square around the detected face, and where that
+square runs past the image the missing part mirrors the image's border (:func:`crop_reflected`: the model
+never saw black bars); without one (``--no-crop``) it is the smallest square centred on the image that
+contains it, so the image is padded (black), never stretched.
 """
 
 from __future__ import annotations
@@ -98,6 +99,26 @@ def load_image(image: ImageInput) -> np.ndarray:
         ) from error
 
 
+def crop_reflected(image: np.ndarray, box: CropBox, size: int) -> np.ndarray:
+    """``box`` cut from ``image`` (uint8 RGB [H, W, 3]) and resized: uint8 [size, size, 3], like
+    ``float_data.crop_face`` but with the part of the square past the image filled by mirroring the image
+    at its border (numpy's ``symmetric`` padding, repeated when the overhang is wider than the image).
+
+    A face near an image edge gets its 1.6x square padded with hair, shoulders or background that continue
+    the picture, not with the black band the auto-encoder never saw
+    in training. A box inside the image gives exactly ``crop_face``'s pixels.
+    """
+    height, width = image.shape[:2]
+    x0, y0, x1, y1 = box.as_xyxy()
+    before_y, after_y = max(0, -y0), max(0, y1 - height)
+    before_x, after_x = max(0, -x0), max(0, x1 - width)
+    if not (before_y or after_y or before_x or after_x):
+        return crop_face(image, box, size)
+    padded = np.pad(image, ((before_y, after_y), (before_x, after_x), (0, 0)), mode="symmetric")
+    shifted = CropBox(cx=box.cx + before_x, cy=box.cy + before_y, half=box.half)
+    return crop_face(padded, shifted, size)
+
+
 def padded_square_box(height: int, width: int) -> CropBox:
     """The smallest square centred on an [H, W] image that contains all of it (``--no-crop``)."""
     return CropBox(cx=width / 2, cy=height / 2, half=math.ceil(max(height, width) / 2))
@@ -166,7 +187,8 @@ def prepare_portrait(
     else:
         box = padded_square_box(height, width)
     used = cached_detector(detector, weights_dir).name if crop else None
-    return Portrait(original=original, crop=crop_face(original, box, size), box=box, detector=used)
+    pixels = crop_reflected(original, box, size) if crop else crop_face(original, box, size)
+    return Portrait(original=original, crop=pixels, box=box, detector=used)
 
 
 def _official_portrait(

@@ -109,3 +109,27 @@ def test_ae_psnr_crops_held_out_clips_as_float_data_prepares_training_clips(
     assert ratios == pytest.approx(expected_ratios) and all(1.4 < r < 2.5 for r in ratios)
     assert crop_scale_main(["--set", f"{tmp_path / 'prepared'}={two_clip_corpus}", "--phases", "1"]) == 0
     assert crop_scale_main(["--set", str(tmp_path / "prepared")]) == 2
+
+
+def test_a_clip_without_a_face_is_skipped_not_fatal(
+    tiny_bundle: Path, two_clip_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A detector miss in one clip (here: frame 0's face, faked) is reported; the other clips are scored."""
+    from float_tools.proof import run as proof_run
+
+    real = proof_run.ae_psnr
+    calls = []
+
+    def first_clip_has_no_face(pipe, frames):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("the dlib detector finds no face in the sampled frames of a corpus clip")
+        return real(pipe, frames)
+
+    monkeypatch.setattr(proof_run, "ae_psnr", first_clip_has_no_face)
+    report = proof_run.run_proof(tiny_bundle, two_clip_corpus, 2, log=lambda *_: None)
+    assert [c["video"] for c in report["clips"]] == ["clip_00001.mp4"]
+    assert report["skipped"] == [
+        "clip_00000.mp4: the dlib detector finds no face in the sampled frames of a corpus clip"
+    ]
+    assert "skipped (no face found): clip_00000.mp4" in format_table(report, check(report, Thresholds()))
