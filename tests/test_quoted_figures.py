@@ -61,3 +61,4 @@ def test_the_readme_and_proof_doc_quote_the_unseen_portraits_results() -> None:
     quote = _unseen_quote()
     assert quote in _flat(README)
     assert quote in _flat(PROOF_DOC)
+    assert quote in _flat(MODEL_CARD)
