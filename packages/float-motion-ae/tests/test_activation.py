@@ -3,8 +3,6 @@ its compiled form falls back to eager, never crashing, when there is no C++ comp
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
 
@@ -24,7 +22,9 @@ def fresh_compile_state():
 
 
 @pytest.mark.parametrize(("config", "seed"), [(TINY, 2), (MID, 3)])
-def test_activation_decoder_matches_reference_in_float64(config: dict[str, int], seed: int, decode_case) -> None:
+def test_activation_decoder_matches_reference_in_float64(
+    config: dict[str, int], seed: int, decode_case
+) -> None:
     case = decode_case(config, seed)
     model, enc = case.model, case.encoded
     model.set_renderer(ActivationRenderer())

@@ -4,15 +4,19 @@ Run: ``uv run python -m float_tools.bench.decoder_layers`` (512 px decoder shape
 run, ``--no-profile`` / ``--no-rates`` to skip a part).
 
 1. Rate table: every distinct convolution shape of the decoder at ``--size`` (the 3x3 stride-1 convs and the
-   3x3 stride-2 transposed convs that upsample), batch 1, constant weights (pre-packed by oneDNN after the
-   first call), in three layouts: fp32 NCHW, fp32 channels_last, bf16 channels_last. Printed in GFLOP/s
-   (2 * multiply-adds / best seconds of ``--repeats``) with the whole-decoder conv FLOP count, so the floor
-   of a frame on this machine is a measured number: sum over layers of FLOPs / that layer's best rate.
-2. Profile: ``torch.profiler`` over ``--frames`` frames of each decoder route (today's ``ChannelsLastRenderer``
-   and the ``ActivationRenderer``, eager and, with ``--compile``, compiled), the self CPU time grouped into
-   convolutions, layout conversions (copies/contiguous/to), weight preparation (the per-call modulated
-   weight: mul/rsqrt/sum on weight-sized tensors is counted with the small ops unless it is a copy), the warp
-   (grid_sample / embedding_bag) and other small ops.
+   3x3 stride-2 transposed convs that upsample), batch 1, in five forms: fp32 NCHW, fp32 channels_last and
+   bf16 channels_last through ``F.conv2d`` / ``F.conv_transpose2d`` (eager: oneDNN re-packs the weight into
+   its blocked layout on every call), and fp32 / bf16 channels_last with the weight pre-packed once
+   (``mkldnn::_convolution_pointwise``, what ``torch.compile`` with freezing emits). Printed in GFLOP/s
+   (2 * multiply-adds / best seconds of ``--repeats``) with the whole-decoder conv FLOP count and the conv
+   floor of one frame on this machine: the sum over layers of that layer's seconds at its measured rate.
+2. Linear rates: the flow transformer's linear shapes (60-frame windows, batch 3 for guidance, width 1024),
+   fp32 through MKL (``F.linear``) against oneDNN (``torch._C._nn.mkldnn_linear``, input conversion included).
+3. Profile: ``torch.profiler`` over ``--frames`` frames of each decoder route (today's
+   ``ChannelsLastRenderer``, the ``ActivationRenderer`` eager and, with ``--compile``, compiled), the self
+   CPU time grouped into convolutions (oneDNN's transposed conv runs inside ``aten::_convolution``'s own
+   time), the warp gather, linears, layout copies/casts, inductor's fused kernels and other small ops (the
+   per-call weight modulation of today's route is among the small ops: mul/rsqrt/sum on weight tensors).
 
 Figures are wall-clock on a shared machine: read them against each other, from the same run.
 """
@@ -23,6 +27,7 @@ import argparse
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -69,41 +74,85 @@ def best_seconds(fn: Callable[[], object], repeats: int, min_time: float = 0.05)
     return best
 
 
+def packed_conv(x: torch.Tensor, w: torch.Tensor, transposed: bool) -> Callable[[], torch.Tensor]:
+    """A conv with its weight pre-packed once for oneDNN (what inductor's freezing emits)."""
+    size = list(x.shape)
+    if transposed:
+        packed = torch.ops.mkldnn._reorder_convolution_transpose_weight(
+            w, [0, 0], [0, 0], [2, 2], [1, 1], 1, size
+        )
+        return lambda: torch.ops.mkldnn._convolution_transpose_pointwise(
+            x, packed, None, [0, 0], [0, 0], [2, 2], [1, 1], 1, "none", [], ""
+        )
+    packed = torch._C._nn.mkldnn_reorder_conv2d_weight(w.to_mkldnn(), [1, 1], [1, 1], [1, 1], 1, size)
+    return lambda: torch.ops.mkldnn._convolution_pointwise(
+        x, packed, None, [1, 1], [1, 1], [1, 1], 1, "none", [], ""
+    )
+
+
+LAYOUTS: tuple[tuple[str, torch.dtype, bool, bool], ...] = (
+    ("fp32 NCHW", torch.float32, False, False),
+    ("fp32 CL", torch.float32, True, False),
+    ("bf16 CL", torch.bfloat16, True, False),
+    ("fp32 packed", torch.float32, True, True),
+    ("bf16 packed", torch.bfloat16, True, True),
+)
+"""(column, dtype, channels_last, weight pre-packed) of the rate table."""
+
+
 def layer_rates(size: int, repeats: int) -> None:
     """Print the per-layer GFLOP/s table (see the module docstring) and the conv floor of a frame."""
-    layouts = (("fp32 NCHW", torch.float32, False), ("fp32 CL", torch.float32, True), ("bf16 CL", torch.bfloat16, True))
-    print(f"{'layer (batch 1, 3x3)':<30}{'GFLOP':>8}" + "".join(f"{name:>12}" for name, _, _ in layouts))
-    floor = defaultdict(float)
+    print(f"{'layer (batch 1, 3x3)':<30}{'GFLOP':>8}" + "".join(f"{name:>13}" for name, *_ in LAYOUTS))
+    floor: dict[str, float] = defaultdict(float)
     total = 0.0
     for name, in_ch, out_ch, side, transposed in decoder_shapes(size):
         flops = conv_flops(in_ch, out_ch, side)
         total += flops
         rates = []
-        for layout, dtype, cl in layouts:
+        for layout, dtype, cl, packed in LAYOUTS:
             x = torch.randn(1, in_ch, side, side).to(dtype)
-            if transposed:
-                w = torch.randn(in_ch, out_ch, 3, 3).to(dtype) * 0.05
-            else:
-                w = torch.randn(out_ch, in_ch, 3, 3).to(dtype) * 0.05
+            shape = (in_ch, out_ch, 3, 3) if transposed else (out_ch, in_ch, 3, 3)
+            w = (torch.randn(shape) * 0.05).to(dtype)
             if cl:
                 x, w = x.contiguous(memory_format=CL), w.contiguous(memory_format=CL)
-
-            def run(x: torch.Tensor = x, w: torch.Tensor = w) -> torch.Tensor:
-                if transposed:
-                    return F.conv_transpose2d(x, w, stride=2)
-                return F.conv2d(x, w, padding=1)
-
+            if packed:
+                run = packed_conv(x, w, transposed)
+            elif transposed:
+                run = partial(F.conv_transpose2d, x, w, stride=2)
+            else:
+                run = partial(F.conv2d, x, w, padding=1)
             seconds = best_seconds(run, repeats)
             rates.append(flops / seconds / 1e9)
             floor[layout] += seconds
-        print(f"{name:<30}{flops / 1e9:>8.3f}" + "".join(f"{rate:>12.0f}" for rate in rates))
-    print(f"{'all convs (one frame)':<30}{total / 1e9:>8.2f}" + "".join(
-        f"{total / floor[name] / 1e9:>12.0f}" for name, _, _ in layouts
-    ))
-    print(
-        "conv floor per frame at these rates (s): "
-        + ", ".join(f"{name} {floor[name]:.3f}" for name, _, _ in layouts)
-    )
+        print(f"{name:<30}{flops / 1e9:>8.3f}" + "".join(f"{rate:>13.0f}" for rate in rates))
+    whole = "".join(f"{total / floor[name] / 1e9:>13.0f}" for name, *_ in LAYOUTS)
+    print(f"{'all convs (one frame)':<30}{total / 1e9:>8.2f}{whole}")
+    print("conv floor per frame at these rates (s): " + ", ".join(f"{n} {floor[n]:.3f}" for n, *_ in LAYOUTS))
+
+
+FMT_LINEARS: tuple[tuple[int, int, int], ...] = (
+    (180, 1024, 3072),
+    (180, 1024, 1024),
+    (180, 1024, 4096),
+    (180, 4096, 1024),
+)
+"""(tokens, in, out) of the flow transformer's linears: 3 guidance rows x 60 frames, width 1024, MLP 4x."""
+
+
+def linear_rates(repeats: int) -> None:
+    """Print fp32 GFLOP/s of the FMT's linear shapes through MKL and through oneDNN."""
+    print(f"{'fp32 linear (tokens x in -> out)':<36}{'MKL':>8}{'oneDNN':>8}")
+    for tokens, fan_in, fan_out in FMT_LINEARS:
+        x, w, b = torch.randn(tokens, fan_in), torch.randn(fan_out, fan_in), torch.randn(fan_out)
+        wm, bm = w.to_mkldnn(), b.to_mkldnn()
+        flops = 2.0 * tokens * fan_in * fan_out
+        mkl = best_seconds(partial(F.linear, x, w, b), repeats)
+
+        def onednn(x: torch.Tensor = x, wm: torch.Tensor = wm, bm: torch.Tensor = bm) -> torch.Tensor:
+            return torch._C._nn.mkldnn_linear(x.to_mkldnn(), wm, bm).to_dense()
+
+        rate = best_seconds(onednn, repeats)
+        print(f"{f'{tokens} x {fan_in} -> {fan_out}':<36}{flops / mkl / 1e9:>8.0f}{flops / rate / 1e9:>8.0f}")
 
 
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -141,9 +190,10 @@ def profile_route(label: str, fn: Callable[[], object], frames: int) -> None:
         totals[category(event.key)] += seconds
         top[event.key] += seconds
     whole = sum(totals.values())
-    parts = ", ".join(f"{name} {sec * 1e3:.1f} ms ({sec / whole:.0%})" for name, sec in sorted(
-        totals.items(), key=lambda kv: -kv[1]
-    ))
+    parts = ", ".join(
+        f"{name} {sec * 1e3:.1f} ms ({sec / whole:.0%})"
+        for name, sec in sorted(totals.items(), key=lambda kv: -kv[1])
+    )
     print(f"{label}: {whole * 1e3:.1f} ms/frame self CPU; {parts}")
     heavy = sorted(top.items(), key=lambda kv: -kv[1])[:12]
     print("   top ops: " + ", ".join(f"{key} {sec * 1e3:.1f}" for key, sec in heavy))
@@ -158,7 +208,10 @@ def profiles(size: int, frames: int, compile_too: bool, only: str = "", dtypes: 
     model16 = MotionAutoEncoder(size=size).eval()
     model16.load_state_dict(model.state_dict())
     model16 = model16.to(torch.bfloat16)
-    routes: list[tuple[str, Renderer]] = [("channels_last", ChannelsLastRenderer()), ("activation", ActivationRenderer())]
+    routes: list[tuple[str, Renderer]] = [
+        ("channels_last", ChannelsLastRenderer()),
+        ("activation", ActivationRenderer()),
+    ]
     if compile_too:
         routes.append(("activation+compile", ActivationRenderer(compile=True)))
     if only:
@@ -174,14 +227,21 @@ def profiles(size: int, frames: int, compile_too: bool, only: str = "", dtypes: 
             for name, renderer in routes:
                 m.set_renderer(renderer)
 
-                def run(m: MotionAutoEncoder = m, feats: tuple = feats) -> torch.Tensor:
+                def run(
+                    m: MotionAutoEncoder = m,
+                    feats: tuple[torch.Tensor, ...] = feats,
+                    identity: torch.Tensor = identity,
+                    mo: torch.Tensor = mo,
+                ) -> torch.Tensor:
                     return m.decode(identity, mo, feats)
 
                 profile_route(f"{tag} {name}", run, frames)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, default=512, help="image side whose decoder shapes are timed")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per layer (best of)")
     parser.add_argument("--frames", type=int, default=3, help="profiled frames per route")
@@ -200,6 +260,7 @@ def main() -> None:
     )
     if not args.no_rates:
         layer_rates(args.size, args.repeats)
+        linear_rates(args.repeats)
     if not args.no_profile:
         profiles(args.size, args.frames, args.compile, args.routes, args.dtypes)
 

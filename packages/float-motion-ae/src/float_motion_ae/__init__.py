@@ -37,9 +37,9 @@ from float_motion_ae.renderers import (
 from float_motion_ae.runtime import ALLOCATOR_SETTING, tune_cpu_allocator
 
 __all__ = [
-    "ActivationRenderer",
     "ALLOCATOR_SETTING",
     "OFFICIAL_LICENSE_NOTICE",
+    "ActivationRenderer",
     "BatchStrategy",
     "ChannelsLastRenderer",
     "Direction",

@@ -20,10 +20,9 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-import torch._inductor.config as inductor_config
 
 from float_motion_ae.renderers import activation
 
@@ -34,15 +33,23 @@ CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"
 
 
 def user_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/float-kit/inductor`` (``~/.cache/float-kit/inductor`` when XDG_CACHE_HOME is unset)."""
+    """``$XDG_CACHE_HOME/float-kit/inductor`` (``~/.cache/float-kit/inductor`` without XDG_CACHE_HOME)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "float-kit" / "inductor"
 
 
 def use_user_cache_dir() -> Path:
-    """Point inductor's cache at ``user_cache_dir()`` unless ``TORCHINDUCTOR_CACHE_DIR`` is set; the dir used."""
+    """Point inductor's cache at ``user_cache_dir()`` unless ``TORCHINDUCTOR_CACHE_DIR`` is set; returns the
+    dir in use."""
     os.environ.setdefault(CACHE_ENV, str(user_cache_dir()))
     return Path(os.environ[CACHE_ENV])
+
+
+def cache_is_warm() -> bool:
+    """Whether inductor's cache dir (``use_user_cache_dir``) already holds compiled graphs from an earlier
+    run (a hint, not a promise: another model size or dtype compiles anew)."""
+    graphs = Path(os.environ.get(CACHE_ENV) or user_cache_dir()) / "fxgraph"
+    return graphs.is_dir() and any(graphs.iterdir())
 
 
 def compiler_problem() -> str | None:
@@ -59,8 +66,8 @@ class _State:
     function: Any = None
     failed: str | None = None
     compile_seconds: float = 0.0
-    shapes: set[tuple[object, ...]] = set()
-    weights: dict[tuple[object, ...], tuple[object, ...]] = {}
+    shapes: ClassVar[set[tuple[object, ...]]] = set()
+    weights: ClassVar[dict[tuple[object, ...], tuple[object, ...]]] = {}
     notified: bool = False
 
 
@@ -134,9 +141,11 @@ def compiled_render(
     try:
         # Freezing turns the parameters into constants: oneDNN weights are pre-packed once, the
         # weight-derived constants (scaled/transposed kernels, demodulation energies) folded.
+        import torch._inductor.config as inductor_config  # lazily: importing inductor takes seconds
+
         with inductor_config.patch(freezing=True):
             out = _function()(synthesis, latent, features)
-    except Exception as error:  # noqa: BLE001 - any compile failure falls back to eager, never crashes
+    except Exception as error:
         _State.failed = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:200]
         notice(f"torch.compile failed ({_State.failed})")
         return activation.render(synthesis, latent, features, cached=True)

@@ -192,7 +192,12 @@ def flow_and_warp(
 
 
 def masked_rgb(
-    to_rgb: ToRGB, sampled: torch.Tensor, mask: torch.Tensor, skip: torch.Tensor | None, height: int, width: int
+    to_rgb: ToRGB,
+    sampled: torch.Tensor,
+    mask: torch.Tensor,
+    skip: torch.Tensor | None,
+    height: int,
+    width: int,
 ) -> torch.Tensor:
     """ToRGB of ``sampled * mask`` (rows, warp dtype) + upsampled ``skip`` -> [1, 3, H, W].
 
@@ -241,4 +246,3 @@ def render(
             out = torch.lerp(out, sampled_map, rows_map(mask.to(dtype), height, width))
     assert rgb is not None
     return rgb.contiguous().to(dtype)
-
