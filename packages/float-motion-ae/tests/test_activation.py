@@ -173,3 +173,24 @@ def test_compiled_route_matches_eager_and_follows_weight_changes(monkeypatch, tm
             model.dec.convs[0].conv.weight.mul_(1.5)
     assert compiled.compile_seconds() > 0
     assert not torch.equal(outputs[0], outputs[1])  # frozen weights were recompiled, not reused
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(compiled.compiler_problem() is not None, reason="no C++ compiler for torch.compile")
+def test_compiled_bf16_error_is_no_worse_than_todays_route(decode_case, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv(compiled.CACHE_ENV, str(tmp_path / "inductor"))
+    case = decode_case(MID, 7)
+    model = case.model.to(torch.bfloat16)
+    enc = case.encoded
+    errors = {}
+    with torch.no_grad():
+        features = model.prepare_features(enc.features)
+        for renderer in (ActivationRenderer(compile=True), ChannelsLastRenderer()):
+            model.set_renderer(renderer)
+            out = model.decode(enc.identity.bfloat16(), case.motions.bfloat16(), features)
+            errors[type(renderer).__name__ + str(getattr(renderer, "compile", ""))] = (
+                (out.double() - case.reference).abs().mean().item()
+            )
+    assert compiled.compile_failure() is None
+    print(f"bf16 mean abs error vs float64: {errors}")
+    assert errors["ActivationRendererTrue"] <= 1.25 * errors["ChannelsLastRenderer"]
