@@ -33,9 +33,13 @@ import torch
 import torch.nn.functional as F
 
 from float_motion_ae import ChannelsLastRenderer, MotionAutoEncoder, Renderer
-from float_motion_ae.layers import channel_plan
 
 CL = torch.channels_last
+
+
+def channel_plan(resolution: int, channel_base: int = 16384, channel_max: int = 512) -> int:
+    """The official decoder's channels at a resolution (``MotionAEConfig``'s plan: 512@4..32, 256@64, ...)."""
+    return max(1, min(channel_max, channel_base // resolution))
 
 
 def decoder_shapes(size: int) -> list[tuple[str, int, int, int, bool]]:
