@@ -162,15 +162,15 @@ def linear_rates(repeats: int) -> None:
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # aten::_convolution's own time is oneDNN's transposed conv (it has no op of its own in the profile).
     ("convolution", ("conv", "_convolution", "mkldnn_convolution", "convolution", "mkldnn::_convolution")),
-    ("warp (grid_sample/gather)", ("grid_sampler", "embedding_bag", "grid_sample")),
-    ("linear/matmul", ("addmm", "linear", "matmul", "mm", "bmm")),
+    ("warp (grid_sample/gather)", ("grid_sampler", "_embedding_bag", "embedding_bag", "grid_sample")),
+    ("linear/matmul", ("addmm", "linear", "matmul", "mm", "bmm", "_mkl_linear", "_linear_pointwise")),
     ("layout/copy/cast", ("copy_", "contiguous", "clone", "to_copy", "_to_copy", "to", "permute", "reorder")),
 )
 
 
 def category(op: str) -> str:
     """The category of a profiler op name (``CATEGORIES``), else "small ops"."""
-    name = op.removeprefix("aten::").removeprefix("mkldnn::").lower()
+    name = op.split("::")[-1].lower()
     for label, keys in CATEGORIES:
         if any(name == key or name.startswith(key) for key in keys):
             return label
