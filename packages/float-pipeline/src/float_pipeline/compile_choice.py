@@ -20,13 +20,14 @@ from float_motion_ae import compiled
 
 CompileMode = Literal["auto", "on", "off"]
 
-COMPILE_SECONDS = {"cold": 50.0, "warm": 15.0}
-"""One-off seconds to compile the 512 px decoder (first frame), without and with a warm cache (2 cores)."""
+COMPILE_SECONDS = {"cold": 45.0, "warm": 20.0}
+"""One-off seconds to compile the 512 px decoder (first frame), without and with a warm cache (2 cores:
+42.8 / 16.6 s fp32, 29.2 / 18.6 s bf16 in the pipeline bench)."""
 
 SAVED_SECONDS_PER_FRAME = {torch.float32: 0.013, torch.bfloat16: 0.0075}
 """Decoder seconds saved per 512 px frame by the compiled route against the eager default (2 cores:
-0.233 vs 0.246 s fp32, 0.1435 vs 0.151 s bf16): ~3800 frames (2.5 min of video) pay off a cold compile in
-fp32, ~1150 a warm one."""
+0.233 vs 0.246 s fp32, 0.1435 vs 0.151 s bf16 in the decoder bench; the pipeline bench saw about twice
+that): ~3500 frames (2.3 min of video) pay off a cold compile in fp32, ~1500 a warm one."""
 
 
 @dataclass(frozen=True)
