@@ -1,7 +1,8 @@
 """Decoder speed: float-motion-ae's decoder vs the official formulation, same weights, one run.
 
 Run: ``uv run python -m float_tools.bench.decoder`` (full 512x512 config, a few frames; ``--help`` for
-options).
+options). ``--compile`` adds the ``ActivationRenderer`` under ``torch.compile`` (inductor with freezing; the
+one-off compile time is printed apart, with the cache dir and whether it was warm at start).
 
 The baseline recomputes the same graph the way the official FLOAT code does (written here from its
 description, not copied): a per-sample modulated weight and a grouped convolution with groups = batch, FIR
@@ -35,11 +36,13 @@ from tqdm import tqdm
 
 from float_motion_ae import (
     ALLOCATOR_SETTING,
+    ActivationRenderer,
     ChannelsLastRenderer,
     FusedRenderer,
     MotionAutoEncoder,
     ReferenceRenderer,
     Renderer,
+    compiled,
     default_renderer,
     tune_cpu_allocator,
 )
@@ -53,6 +56,8 @@ RENDERERS: dict[str, Renderer] = {
     "winograd": FusedRenderer(winograd=True),
     "channels_last": ChannelsLastRenderer(),
     "auto": default_renderer(),
+    "activation": ActivationRenderer(),
+    "compiled": ActivationRenderer(compile=True),
 }
 
 
@@ -217,6 +222,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--default-allocator", action="store_true", help="never tune glibc malloc")
     parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time ActivationRenderer(compile=True) (torch.compile; compile time printed apart)",
+    )
+    parser.add_argument(
         "--bf16", choices=["auto", "on", "off"], default="auto", help="auto: only on CPUs with native bf16"
     )
     args = parser.parse_args()
@@ -249,7 +259,7 @@ def main() -> None:
             return baseline_decode(dec, latent, feats)
 
         def ours_with(kernels: str, batch: int = 1) -> Callable[[], torch.Tensor]:
-            maps = prepared if kernels in ("auto", "channels_last") else feats
+            maps = prepared if kernels in ("auto", "channels_last", "activation", "compiled") else feats
 
             def run() -> torch.Tensor:
                 model.set_renderer(RENDERERS[kernels])
@@ -269,7 +279,10 @@ def main() -> None:
                 ours_with("auto", args.batch),
                 args.batch,
             ),
+            ("ours, ActivationRenderer (eager)", "activation", ours_with("activation"), 1),
         ]
+        if args.compile:
+            variants.append(("ours, ActivationRenderer, torch.compile", "compiled", ours_with("compiled"), 1))
         if model16 is not None:
             identity16, motion16 = enc.identity.bfloat16(), motions[:1].bfloat16()
             prepared16 = model16.prepare_features(feats)
@@ -284,11 +297,30 @@ def main() -> None:
             variants += [
                 ("ours bf16, official order (reference)", "bf16_reference", ours16("reference"), 1),
                 ("ours bf16, channels_last (default)", "bf16", ours16("auto"), 1),
+                ("ours bf16, ActivationRenderer (eager)", "bf16_activation", ours16("activation"), 1),
             ]
+            if args.compile:
+                variants.append(
+                    ("ours bf16, ActivationRenderer, compile", "bf16_compiled", ours16("compiled"), 1)
+                )
 
         ref = baseline()
         scale = ref.abs().max().item()
-        outputs = {key: fn()[:1].float() for _, key, fn, _ in variants}
+        if args.compile:
+            cache = compiled.use_user_cache_dir()
+            print(f"inductor cache: {cache} ({'warm' if compiled.cache_is_warm() else 'cold'} at start)")
+        outputs = {}
+        for _, key, fn, _ in variants:
+            before = compiled.compile_seconds()
+            started = time.perf_counter()
+            outputs[key] = fn()[:1].float()
+            if key.endswith("compiled"):
+                failure = compiled.compile_failure()
+                print(
+                    f"{key}: first call {time.perf_counter() - started:.1f} s, of which compiling "
+                    f"{compiled.compile_seconds() - before:.1f} s (one-off, not in the per-frame times)"
+                    + (f"; FELL BACK TO EAGER: {failure}" if failure else "")
+                )
         # Float64 "truth": the warps amplify float32 rounding, so also report each decoder's own error.
         dec64 = MotionAutoEncoder(size=args.size).eval()
         dec64.load_state_dict(model.state_dict())

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SPEECH = ROOT / "tests" / "fixtures" / "speech_en.wav"
 PORTRAIT = ROOT / "tests" / "fixtures" / "portrait.png"
 
@@ -110,12 +110,18 @@ def build_bundle(out: Path, small: bool) -> Path:
 
 
 # -------------------------------------------------------------------------------------------- ours
-def run_ours(pipeline, audio: Path, out: Path, decode_batch: int) -> tuple[float, float, int]:
-    """What ``Pipeline.generate`` does, with the first frame's time noted: (seconds, first frame, frames)."""
+def run_ours(
+    pipeline, audio: Path, out: Path, decode_batch: int, compile: str = "off"
+) -> tuple[float, float, int]:
+    """What ``Pipeline.generate`` does, with the first frame's time noted: (seconds, first frame, frames).
+
+    ``compile``: ``GenerateOptions.compile``; the seconds include any compiling (``compiled_seconds``).
+    """
     from float_pipeline import GenerateOptions, VideoWriter
 
     began = time.perf_counter()
-    clip = pipeline.prepare(PORTRAIT, audio, GenerateOptions(decode_batch=decode_batch, crop=False))
+    options = GenerateOptions(decode_batch=decode_batch, crop=False, compile=compile)
+    clip = pipeline.prepare(PORTRAIT, audio, options)
     first = math.nan
     with VideoWriter(out, clip.audio.source, size=clip.frame_size) as writer:
         for frame in pipeline.render(clip):
@@ -190,7 +196,36 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child_memory(bundle: Path, seconds: float, dtype: str, decode_batch: int) -> None:
+def compiled_seconds() -> float:
+    """Seconds spent compiling the decoder so far in this process (``float_motion_ae.compiled``)."""
+    from float_motion_ae import compiled
+
+    return compiled.compile_seconds()
+
+
+def run_compiled(pipeline, audio: Path, work: Path, decode_batch: int, tag: str) -> dict[str, float]:
+    """Ours with ``compile="on"``, twice: with a cold inductor cache (a fresh dir), then with that cache warm
+    (in-process compiled graphs dropped, the on-disk cache kept). Seconds of compute exclude compiling."""
+    from float_motion_ae import compiled
+
+    result: dict[str, float] = {}
+    os.environ[compiled.CACHE_ENV] = str(Path(tempfile.mkdtemp(prefix="inductor-", dir=work)))
+    for cache in ("cold", "warm"):
+        compiled.reset_compiled()
+        before = compiled_seconds()
+        seconds, first, frames = run_ours(
+            pipeline, audio, work / f"ours-{tag}-{cache}.mp4", decode_batch, "on"
+        )
+        spent = compiled_seconds() - before
+        failure = compiled.compile_failure()
+        if failure is not None:
+            print(f"compile fell back to eager: {failure}")
+        result.update({f"{cache}_total": seconds, f"{cache}_first": first, f"{cache}_compile": spent})
+        result["frames"] = frames
+    return result
+
+
+def child_memory(bundle: Path, seconds: float, dtype: str, decode_batch: int, compile: str = "off") -> None:
     """Subprocess body: generate a ``seconds`` clip with ours (tuned allocator, as float-generate runs);
     print as JSON the peak RSS (MiB) of the whole process and of the generation alone (the mark is reset
     after the models are loaded, whose own peak would otherwise hide any growth with the clip length)."""
@@ -201,7 +236,7 @@ def child_memory(bundle: Path, seconds: float, dtype: str, decode_batch: int) ->
         pipeline = Pipeline.from_pretrained(bundle, dtype=dtype, progress=False, tune_allocator=True)
         loaded_mib = peak_rss_mib()
         reset = reset_peak_rss()
-        _, _, frames = run_ours(pipeline, audio, Path(folder) / "out.mp4", decode_batch)
+        _, _, frames = run_ours(pipeline, audio, Path(folder) / "out.mp4", decode_batch, compile)
         generation_mib = peak_rss_mib() if reset else math.nan
     # Not getrusage: on Linux a child's ru_maxrss starts from its parent's RSS at fork (the bench's own
     # multi-GB models), whereas VmHWM belongs to this process alone.
@@ -210,9 +245,11 @@ def child_memory(bundle: Path, seconds: float, dtype: str, decode_batch: int) ->
     print(json.dumps({**report, "generation_peak_mib": generation_mib}))
 
 
-def measure_memory(bundle: Path, seconds: float, dtype: str, decode_batch: int) -> dict[str, float]:
+def measure_memory(
+    bundle: Path, seconds: float, dtype: str, decode_batch: int, compile: str = "off"
+) -> dict[str, float]:
     command = [sys.executable, __file__, "--child", str(bundle), "--child-seconds", str(seconds)]
-    command += ["--dtypes", dtype, "--decode-batch", str(decode_batch)]
+    command += ["--dtypes", dtype, "--decode-batch", str(decode_batch), "--compile", compile]
     done = subprocess.run(command, check=True, capture_output=True, text=True, env={**os.environ})
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -241,13 +278,19 @@ def main() -> None:
         action="store_true",
         help="never tune glibc malloc (skips the untuned naive run)",
     )
+    parser.add_argument(
+        "--compile",
+        default="off",
+        help="comma list of decoder modes for ours: off, on (on: cold then warm inductor cache; compile time "
+        "and first-frame latency reported apart). The memory runs use the last mode",
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-seconds", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.child is not None:
-        child_memory(args.child, args.child_seconds, args.dtypes, args.decode_batch)
+        child_memory(args.child, args.child_seconds, args.dtypes, args.decode_batch, args.compile)
         return
 
     from float_motion_ae import ALLOCATOR_SETTING, tune_cpu_allocator
@@ -296,9 +339,29 @@ def main() -> None:
         if naive_default is not None:
             line += f"; vs fp32 naive with glibc defaults {naive_default / (ours / video_seconds):.2f}x"
         print(line, flush=True)
+        if "on" in args.compile.split(","):
+            r = run_compiled(pipeline, audio, work, args.decode_batch, dtype)
+            rate = (r["warm_total"] - r["warm_compile"]) / video_seconds
+            line = (
+                f"{dtype:9s} ours, compile on: {rate:.2f} s/video-s of compute (compile excluded); ratio "
+                f"naive/ours {naive / video_seconds / rate:.2f}x"
+            )
+            if baseline_fp32 is not None and dtype != "float32":
+                line += f"; vs fp32 naive {baseline_fp32 / rate:.2f}x"
+            if naive_default is not None:
+                line += f"; vs fp32 naive with glibc defaults {naive_default / rate:.2f}x"
+            print(line)
+            print(
+                f"{dtype:9s} ours, compile on, one-off compile: cold cache {r['cold_compile']:.1f} s, warm "
+                f"cache {r['warm_compile']:.1f} s; first frame (call to first encoded frame): cold "
+                f"{r['cold_first']:.1f} s, warm {r['warm_first']:.1f} s (compile off: {ours_first:.1f} s)",
+                flush=True,
+            )
     lengths = [float(s) for s in args.memory_seconds.split(",") if s]
     if lengths:
-        results = [measure_memory(bundle, s, "float32", args.decode_batch) for s in lengths]
+        mode = [m for m in args.compile.split(",") if m][-1]
+        results = [measure_memory(bundle, s, "float32", args.decode_batch, mode) for s in lengths]
+        print(f"memory runs: compile {mode}")
         for r in results:
             print(
                 f"peak RSS ours fp32, {r['seconds']:.0f} s audio ({r['frames']} frames): during generation "

@@ -11,6 +11,7 @@ replaces an input, another row's output, or an existing file without ``--overwri
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,6 +38,14 @@ from float_pipeline import (
 USER_ERRORS = (GenerateError, BundleError, AudioError, BackboneNotFoundError, FileNotFoundError)
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+class Compile(StrEnum):
+    """``--compile``: the decoder through torch.compile (float_pipeline ``GenerateOptions.compile``)."""
+
+    auto = "auto"
+    on = "on"
+    off = "off"
 
 
 def _fail(message: str) -> typer.Exit:
@@ -113,6 +122,13 @@ def generate(
         typer.Option(help="audio chunk length in seconds; 0: whole clip at once, official (bundle default)"),
     ] = None,
     decode_batch: Annotated[int, typer.Option(help="frames decoded per auto-encoder call")] = 8,
+    compile: Annotated[
+        Compile,
+        typer.Option(
+            help="decoder through torch.compile: on, off, or auto (on only for clips long enough to pay off; "
+            "cache in ~/.cache/float-kit/inductor; eager with a notice when no C++ compiler is found)",
+        ),
+    ] = Compile.off,
     device: Annotated[Device, typer.Option(help="compute device")] = Device.cpu,
     dtype: Annotated[DType, typer.Option(help="model precision (bfloat16: fast on GPUs and AMX CPUs)")] = (
         DType.float32
@@ -143,6 +159,7 @@ def generate(
         "paste_back": paste_back,
         "pose_from": pose_from,
         "decode_batch": decode_batch,
+        "compile": compile.value,
         "detector": detector,
         "detector_weights": detector_weights,
         "allow_silent": allow_silent,

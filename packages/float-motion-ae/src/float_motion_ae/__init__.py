@@ -6,6 +6,7 @@ Usable on its own for reenactment, motion editing and as a motion tokenizer; loa
 (the ``[train]`` extra), which this module does not import.
 """
 
+from float_motion_ae import compiled
 from float_motion_ae.basis import (
     Direction,
     DirectionRanking,
@@ -25,6 +26,7 @@ from float_motion_ae.convert import (
 )
 from float_motion_ae.model import Encoded, MotionAutoEncoder
 from float_motion_ae.renderers import (
+    ActivationRenderer,
     BatchStrategy,
     ChannelsLastRenderer,
     FusedRenderer,
@@ -37,6 +39,7 @@ from float_motion_ae.runtime import ALLOCATOR_SETTING, tune_cpu_allocator
 __all__ = [
     "ALLOCATOR_SETTING",
     "OFFICIAL_LICENSE_NOTICE",
+    "ActivationRenderer",
     "BatchStrategy",
     "ChannelsLastRenderer",
     "Direction",
@@ -49,6 +52,7 @@ __all__ = [
     "ReferenceRenderer",
     "Renderer",
     "calibrate_directions",
+    "compiled",
     "convert_official",
     "default_renderer",
     "edit_motion",

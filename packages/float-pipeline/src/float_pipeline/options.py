@@ -81,6 +81,11 @@ class GenerateOptions(BaseModel):
     first_context: Literal["zeros", "source"] = Field(
         "zeros", description="first window's context: zeros (official) or source"
     )
+    compile: Literal["auto", "on", "off"] = Field(
+        "off",
+        description="run the decoder through torch.compile: on, off, or auto (on only where compiling pays "
+        "off within the clip; see float_pipeline.compile_choice); falls back to eager without a C++ compiler",
+    )
     allow_silent: bool = Field(
         False, description="animate a silent audio file (with a warning) instead of refusing it"
     )
@@ -98,7 +103,10 @@ class GenerationResult:
         emotion: the ``[7]`` emotion vector used (order of ``float_emotion.EMOTIONS``).
         seconds: wall-clock seconds the generation took.
         detector: the face detector that placed the crop (None with ``crop=False``).
-        notes: things the user should know (e.g. the official crop rule without its detector).
+        notes: things the user should know (e.g. the official crop rule without its detector, the compile
+            decision).
+        compile_seconds: one-off seconds spent compiling the decoder in this call (0.0 without compile),
+            included in ``seconds``.
     """
 
     path: Path
@@ -110,3 +118,4 @@ class GenerationResult:
     seconds: float
     detector: str | None = None
     notes: tuple[str, ...] = ()
+    compile_seconds: float = 0.0

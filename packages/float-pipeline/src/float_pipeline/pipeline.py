@@ -26,8 +26,9 @@ from tqdm.auto import tqdm
 from float_audio import LoadedAudio, SilentAudioError, load_audio
 from float_data import to_model_tensor
 from float_flow import SamplerConfig, generate_windows
-from float_motion_ae import tune_cpu_allocator
+from float_motion_ae import ActivationRenderer, compiled, tune_cpu_allocator
 from float_pipeline.bundle import Bundle, load_bundle
+from float_pipeline.compile_choice import CompileDecision, decide_compile
 from float_pipeline.conditions import build_predictor, emotion_spec, load_pose, predict_emotion
 from float_pipeline.errors import OptionError
 from float_pipeline.official_crop import find_sfd_weights
@@ -229,14 +230,31 @@ class Pipeline:
             first_context=options.first_context,
             fix_noise_seed=_pick(options.fix_noise_seed, defaults.fix_noise_seed),
         )
-        for window in windows:
-            motion = window.motion[0]
-            for start in range(0, motion.shape[0], options.decode_batch):
-                images = bundle.motion_ae.decode(
-                    encoded.identity, motion[start : start + options.decode_batch], features
-                )
-                for frame in to_uint8_frames(images):
-                    yield frame if compose is None else compose(frame)
+        motion_ae = bundle.motion_ae
+        previous = motion_ae.renderer
+        if self.compile_decision(clip).enabled:
+            motion_ae.set_renderer(ActivationRenderer(compile=True))
+        try:
+            for window in windows:
+                motion = window.motion[0]
+                for start in range(0, motion.shape[0], options.decode_batch):
+                    images = motion_ae.decode(
+                        encoded.identity, motion[start : start + options.decode_batch], features
+                    )
+                    for frame in to_uint8_frames(images):
+                        yield frame if compose is None else compose(frame)
+        finally:
+            motion_ae.set_renderer(previous)
+
+    def compile_decision(self, clip: PreparedClip) -> CompileDecision:
+        """Whether ``clip`` decodes through ``torch.compile`` (``GenerateOptions.compile``), and why."""
+        return decide_compile(
+            clip.options.compile,
+            frames=clip.num_frames,
+            device=self.device,
+            dtype=self.dtype,
+            resolution=self.resolution,
+        )
 
     # ------------------------------------------------------------------------------------ public API
     def frames(
@@ -271,6 +289,8 @@ class Pipeline:
         path = check_output_path(out)
         check_not_an_input(path, image, audio)
         clip = self.prepare(image, audio, opts)
+        decision = self.compile_decision(clip)
+        compile_before = compiled.compile_seconds()
         height, width = clip.frame_size
         bar = tqdm(
             total=clip.num_frames, unit="frame", desc=Path(path).name, disable=not self.progress, leave=False
@@ -288,7 +308,15 @@ class Pipeline:
             emotion=tuple(float(v) for v in clip.emotion[0]),
             seconds=time.perf_counter() - began,
             detector=clip.portrait.detector,
-            notes=() if clip.portrait.note is None else (clip.portrait.note,),
+            notes=tuple(
+                note
+                for note in (
+                    clip.portrait.note,
+                    _compile_note(decision, compiled.compile_seconds() - compile_before),
+                )
+                if note is not None
+            ),
+            compile_seconds=compiled.compile_seconds() - compile_before,
         )
 
     def __call__(
@@ -303,6 +331,20 @@ class Pipeline:
         if out is None:
             return self.frames(image, audio, options, **overrides)
         return self.generate(image, audio, out, options, **overrides)
+
+
+def _compile_note(decision: CompileDecision, seconds: float) -> str | None:
+    """The line saying whether the decoder was compiled and what the one-off compile cost (None: off)."""
+    if decision.reason == "compile off":
+        return None
+    failure = compiled.compile_failure()
+    if decision.enabled and failure is not None:
+        return f"{decision.reason}; fell back to eager ({failure})"
+    if decision.enabled:
+        return (
+            f"{decision.reason}; one-off compile {seconds:.1f} s (cached in {compiled.use_user_cache_dir()})"
+        )
+    return decision.reason
 
 
 def _pick(value: bool | None, default: bool) -> bool:
