@@ -222,10 +222,16 @@ def run(
 ) -> None:
     """Score generated videos against references and write JSON, Markdown and CSV reports."""
     bound_heap_growth()  # memory flat in video length (float_eval.runtime)
-    if shard is None or out.suffix == ".npz":
-        _check_out(out)
-    else:  # the shard's file goes beside --out
-        _check_out(out.with_suffix(".npz"))
+    shard_target: tuple[int, int, Path] | None = None
+    if shard is not None:
+        try:
+            index, count = parse_shard(shard)
+        except ValueError as err:
+            _fail(str(err))
+            return
+        target = out if out.suffix == ".npz" else out.with_suffix(f".shard-{index}-of-{count}.npz")
+        shard_target = (index, count, target)
+    _check_out(out if shard_target is None else shard_target[2])
     try:
         config = EvalConfig(
             generated=generated,
@@ -247,9 +253,8 @@ def run(
             pfid_translation=pfid_translation,
             check_digests=check_digests,
         )
-        if shard is not None:
-            index, count = parse_shard(shard)
-            target = out if out.suffix == ".npz" else out.with_suffix(f".shard-{index}-of-{count}.npz")
+        if shard_target is not None:
+            index, count, target = shard_target
             path = run_shard(config, index, count, target, progress=progress)
             typer.echo(f"shard {index}/{count}: wrote {path}; combine all {count} with `float-eval merge`")
             if not check_digests:
