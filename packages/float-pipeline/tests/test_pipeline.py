@@ -215,3 +215,25 @@ def test_parts_that_do_not_fit_are_refused_at_save_and_at_load(tiny_bundle: Path
     (edited / "bundle.json").write_text(manifest)
     with pytest.raises(BundleError, match=r"motion_ae renders 32 px but bundle\.json says 64"):
         load_bundle(edited)
+
+
+def test_cpu_pipeline_runs_the_flows_large_linears_through_onednn(tiny_bundle: Path) -> None:
+    """On the CPU the flow transformer's large matmuls take oneDNN (float_flow.onednn, ~1.3x per fp32
+    forward at paper size); the small ones, where MKL is as fast, stay plain."""
+    import dataclasses
+
+    from torch import nn
+
+    from float_flow import FlowMatchingTransformer, OneDNNLinear, onednn_available
+    from float_pipeline import load_bundle
+
+    if not onednn_available():
+        pytest.skip("this torch build has no oneDNN")
+    wide = FlowMatchingTransformer(dim_motion=32, dim_hidden=512, depth=1, num_heads=4, dim_audio=16)
+    Pipeline(dataclasses.replace(load_bundle(tiny_bundle), flow=wide), progress=False)
+    kinds = {
+        (m.in_features * m.out_features >= 256 * 1024, type(m))
+        for m in wide.modules()
+        if isinstance(m, nn.Linear)
+    }
+    assert kinds == {(True, OneDNNLinear), (False, nn.Linear)}

@@ -8,7 +8,8 @@ same process, interleaved; random weights are fine for speed (the compute does n
 - ours: ``float_pipeline.Pipeline`` exactly as ``generate()`` runs it: chunked wav2vec2, windows streamed,
   decoder batched over ``--decode-batch`` frames with the source features computed once, frames encoded into
   the mp4 as they come (H.264 + AAC).
-- naive (what the official generate.py does): whole-clip wav2vec2 in one pass, all windows sampled first,
+- naive (what the official generate.py does): whole-clip wav2vec2 in one pass, all windows sampled first
+  (the flow's linears through ``F.linear``, not the oneDNN route ``Pipeline`` switches on for the CPU),
   every frame decoded alone in the official formulation (``float_tools.bench.decoder.baseline_decode``:
   grouped conv per
   sample, per-map FIR), all frames held in memory as float tensors, then written.
@@ -137,7 +138,7 @@ def run_naive(pipeline, audio: Path, out: Path) -> tuple[float, float, int]:
     """The official inference flow on the same models: (seconds, first frame, frames)."""
     from float_audio import Wav2Vec2FrameEncoder, load_audio
     from float_data import to_model_tensor
-    from float_flow import SamplerConfig, generate
+    from float_flow import SamplerConfig, generate, use_onednn_linears
     from float_pipeline import VideoWriter, prepare_portrait, to_uint8_frames
     from float_tools.bench.decoder import baseline_decode
 
@@ -158,9 +159,15 @@ def run_naive(pipeline, audio: Path, out: Path) -> tuple[float, float, int]:
     source = bundle.motion_ae.motion(encoded.coeffs)
     emotion = torch.zeros(1, 7, dtype=dtype)
     emotion[0, 4] = 1.0
-    motion = generate(
-        bundle.flow, source, features, emotion, seed=0, sampler=SamplerConfig.official(), audio_scale=2.0
-    )[0]
+    # The official flow runs its linears through F.linear (MKL), not the oneDNN route Pipeline switches on.
+    switched = use_onednn_linears(bundle.flow, False)
+    try:
+        motion = generate(
+            bundle.flow, source, features, emotion, seed=0, sampler=SamplerConfig.official(), audio_scale=2.0
+        )[0]
+    finally:
+        if switched:
+            use_onednn_linears(bundle.flow, True)
     frames = []
     first = math.nan
     for t in range(motion.shape[0]):  # one frame per decoder call, every frame kept

@@ -16,6 +16,7 @@ from float_flow.convert import (
 )
 from float_flow.guidance import IncrementalGuidance, guidance_weights
 from float_flow.loss import ConditionDropout, DropoutMasks, LossBreakdown, flow_matching_loss, velocity_loss
+from float_flow.onednn import OneDNNLinear, onednn_available, use_onednn_linears
 from float_flow.path import interpolate, sample_noise, sample_time, target_velocity
 from float_flow.sampler import VelocityField, integrate, time_grid
 from float_flow.transformer import FlowMatchingTransformer, band_mask, sinusoidal_positions
@@ -32,6 +33,7 @@ __all__ = [
     "LossConfig",
     "MotionWindow",
     "OfficialLicenseWarning",
+    "OneDNNLinear",
     "SamplerConfig",
     "TransformerConfig",
     "VelocityField",
@@ -48,11 +50,13 @@ __all__ = [
     "load_official",
     "official_buffers",
     "official_shapes",
+    "onednn_available",
     "sample_noise",
     "sample_time",
     "sample_window",
     "sinusoidal_positions",
     "target_velocity",
     "time_grid",
+    "use_onednn_linears",
     "velocity_loss",
 ]

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from float_audio import LoadedAudio, SilentAudioError, load_audio
 from float_data import to_model_tensor
-from float_flow import SamplerConfig, generate_windows
+from float_flow import SamplerConfig, generate_windows, use_onednn_linears
 from float_motion_ae import ActivationRenderer, compiled, tune_cpu_allocator
 from float_pipeline.bundle import Bundle, load_bundle
 from float_pipeline.compile_choice import CompileDecision, decide_compile
@@ -108,6 +108,10 @@ class Pipeline:
         self.bundle = bundle
         self.progress = progress
         self._predictors: dict[str, Any] = {}
+        if self.device.type == "cpu":
+            # The flow transformer's matmuls through oneDNN: ~1.3x faster per fp32 forward on the CPU
+            # (float_flow.onednn); training through the same modules falls back to F.linear.
+            use_onednn_linears(bundle.flow)
 
     @classmethod
     def from_pretrained(
