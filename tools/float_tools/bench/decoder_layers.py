@@ -24,6 +24,7 @@ Figures are wall-clock on a shared machine: read them against each other, from t
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -32,7 +33,13 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from float_motion_ae import ChannelsLastRenderer, MotionAutoEncoder, Renderer
+from float_motion_ae import (
+    ChannelsLastRenderer,
+    MotionAutoEncoder,
+    Renderer,
+    winograd_conv3x3,
+    winograd_weight,
+)
 
 CL = torch.channels_last
 
@@ -94,14 +101,18 @@ def packed_conv(x: torch.Tensor, w: torch.Tensor, transposed: bool) -> Callable[
     )
 
 
-LAYOUTS: tuple[tuple[str, torch.dtype, bool, bool], ...] = (
+LAYOUTS: tuple[tuple[str, torch.dtype, bool, bool | str], ...] = (
     ("fp32 NCHW", torch.float32, False, False),
     ("fp32 CL", torch.float32, True, False),
     ("bf16 CL", torch.bfloat16, True, False),
     ("fp32 packed", torch.float32, True, True),
     ("bf16 packed", torch.bfloat16, True, True),
+    ("fp32 winograd", torch.float32, True, "winograd"),
+    ("bf16 winograd", torch.bfloat16, True, "winograd"),
 )
-"""(column, dtype, channels_last, weight pre-packed) of the rate table."""
+"""(column, dtype, channels_last, weight pre-packed or "winograd") of the rate table. The Winograd columns
+(stride-1 layers only) time ``float_motion_ae``'s F(2x2, 3x3) conv with its transforms, rated at the direct
+conv's FLOP count (so a rate above the CPU's peak means fewer multiplications, not a faster core)."""
 
 
 def layer_rates(size: int, repeats: int) -> None:
@@ -119,7 +130,12 @@ def layer_rates(size: int, repeats: int) -> None:
             w = (torch.randn(shape) * 0.05).to(dtype)
             if cl:
                 x, w = x.contiguous(memory_format=CL), w.contiguous(memory_format=CL)
-            if packed:
+            if packed == "winograd":
+                if transposed:
+                    rates.append(float("nan"))
+                    continue
+                run = partial(winograd_conv3x3, x, winograd_weight(w))
+            elif packed:
                 run = packed_conv(x, w, transposed)
             elif transposed:
                 run = partial(F.conv_transpose2d, x, w, stride=2)
@@ -127,10 +143,20 @@ def layer_rates(size: int, repeats: int) -> None:
                 run = partial(F.conv2d, x, w, padding=1)
             seconds = best_seconds(run, repeats)
             rates.append(flops / seconds / 1e9)
-            floor[layout] += seconds
+            if packed != "winograd":
+                floor[layout] += seconds
+        # The Winograd columns' floor: per layer, the faster of Winograd and the pre-packed direct conv.
+        by_name = dict(zip([name for name, *_ in LAYOUTS], rates, strict=True))
+        for dtype_tag in ("fp32", "bf16"):
+            winograd_rate = by_name[f"{dtype_tag} winograd"]
+            best_rate = max(
+                by_name[f"{dtype_tag} packed"], 0.0 if math.isnan(winograd_rate) else winograd_rate
+            )
+            floor[f"{dtype_tag} winograd"] += flops / best_rate / 1e9
         print(f"{name:<30}{flops / 1e9:>8.3f}" + "".join(f"{rate:>13.0f}" for rate in rates))
     whole = "".join(f"{total / floor[name] / 1e9:>13.0f}" for name, *_ in LAYOUTS)
     print(f"{'all convs (one frame)':<30}{total / 1e9:>8.2f}{whole}")
+    print("(winograd columns' totals: the faster of Winograd and the pre-packed direct conv per layer)")
     print("conv floor per frame at these rates (s): " + ", ".join(f"{n} {floor[n]:.3f}" for n, *_ in LAYOUTS))
 
 

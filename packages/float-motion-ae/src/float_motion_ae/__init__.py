@@ -34,6 +34,7 @@ from float_motion_ae.renderers import (
     Renderer,
     default_renderer,
 )
+from float_motion_ae.renderers.winograd import winograd_conv3x3, winograd_weight
 from float_motion_ae.runtime import ALLOCATOR_SETTING, tune_cpu_allocator
 
 __all__ = [
@@ -62,4 +63,6 @@ __all__ = [
     "official_shapes",
     "rank_directions",
     "tune_cpu_allocator",
+    "winograd_conv3x3",
+    "winograd_weight",
 ]

@@ -99,8 +99,10 @@ def notice(message: str) -> None:
         print(f"float-motion-ae: {message}; decoding in eager mode", file=sys.stderr)
 
 
-def _traced(synthesis: Synthesis, latent: torch.Tensor, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    return activation.render(synthesis, latent, features, cached=False)
+def _traced(
+    synthesis: Synthesis, latent: torch.Tensor, features: tuple[torch.Tensor, ...], winograd: bool
+) -> torch.Tensor:
+    return activation.render(synthesis, latent, features, cached=False, winograd=winograd)
 
 
 def _function() -> Any:
@@ -119,17 +121,20 @@ def weights_key(synthesis: Synthesis) -> tuple[object, ...]:
 
 
 def compiled_render(
-    synthesis: Synthesis, latent: torch.Tensor, features: tuple[torch.Tensor, ...]
+    synthesis: Synthesis, latent: torch.Tensor, features: tuple[torch.Tensor, ...], winograd: bool = True
 ) -> torch.Tensor:
-    """``activation.render`` compiled (see the module docstring); eager on any compile problem."""
+    """``activation.render`` compiled (see the module docstring); eager on any compile problem.
+
+    ``winograd``: see ``ActivationRenderer.winograd`` (a graph is compiled per value).
+    """
     if _State.failed is None:
         problem = compiler_problem()
         if problem is not None:
             _State.failed = problem
     if _State.failed is not None:
         notice(f"torch.compile unavailable: {_State.failed}")
-        return activation.render(synthesis, latent, features, cached=True)
-    key = (id(synthesis), latent.dtype, tuple(tuple(f.shape) for f in features))
+        return activation.render(synthesis, latent, features, cached=True, winograd=winograd)
+    key = (id(synthesis), latent.dtype, tuple(tuple(f.shape) for f in features), winograd)
     weights = weights_key(synthesis)
     if _State.weights.get(key, weights) != weights:
         # Frozen constants are stale: drop every compiled graph (the on-disk cache keys on the values).
@@ -144,11 +149,11 @@ def compiled_render(
         import torch._inductor.config as inductor_config  # lazily: importing inductor takes seconds
 
         with inductor_config.patch(freezing=True):
-            out = _function()(synthesis, latent, features)
+            out = _function()(synthesis, latent, features, winograd)
     except Exception as error:
         _State.failed = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:200]
         notice(f"torch.compile failed ({_State.failed})")
-        return activation.render(synthesis, latent, features, cached=True)
+        return activation.render(synthesis, latent, features, cached=True, winograd=winograd)
     if first:
         _State.shapes.add(key)
         _State.compile_seconds += time.perf_counter() - start

@@ -4,7 +4,8 @@
 ``"kernel"``: scaled weight ``W * scale`` [out, in, k, k]; ``"transposed"``: the same as a transposed-conv
 weight [in, out, k, k]; ``"phases"``: polyphase upsampling kernels [4 * out, in, 3, 3] (``FusedRenderer``);
 ``"energy"``: ``sum_k (W * scale)^2`` [out, in] at >= float32 precision; ``"kernel_cl"`` /
-``"transposed_cl"``: those two in channels_last memory format (``ChannelsLastRenderer``).
+``"transposed_cl"``: those two in channels_last memory format (``ChannelsLastRenderer``); ``"winograd"``: the
+Winograd F(2x2, 3x3) transform of the kernel [16, in, out] (``ActivationRenderer``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,20 @@ from typing import TYPE_CHECKING
 import torch
 
 from float_motion_ae.renderers.kernels import upsample_phase_kernel
+from float_motion_ae.renderers.winograd import winograd_weight
 
 if TYPE_CHECKING:
     from float_motion_ae.decoder import ModulatedConv2d
 
-CONSTANT_NAMES: tuple[str, ...] = ("kernel", "transposed", "phases", "energy", "kernel_cl", "transposed_cl")
+CONSTANT_NAMES: tuple[str, ...] = (
+    "kernel",
+    "transposed",
+    "phases",
+    "energy",
+    "kernel_cl",
+    "transposed_cl",
+    "winograd",
+)
 
 
 def weight_constant(conv: ModulatedConv2d, name: str) -> torch.Tensor:
@@ -39,6 +49,8 @@ def _build(conv: ModulatedConv2d, name: str) -> torch.Tensor:
     scaled = w[0] * conv.scale
     if name == "transposed":
         return scaled.transpose(0, 1).contiguous()
+    if name == "winograd":
+        return winograd_weight(scaled)
     if name == "phases":
         return upsample_phase_kernel(scaled, conv.blur.kernel).contiguous()
     return scaled.contiguous()
