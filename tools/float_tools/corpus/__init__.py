@@ -5,8 +5,16 @@ not re-exported here so
 that ``-m float_tools.corpus.build`` runs cleanly); the pieces below are importable for tests and other tools.
 """
 
+from float_tools.corpus.augment import AugmentParams, augment_portrait
 from float_tools.corpus.builder import ClipRecord, build_corpus, render_clip
-from float_tools.corpus.config import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME, CorpusConfig, FaceLayout
+from float_tools.corpus.config import (
+    FPS,
+    SAMPLE_RATE,
+    SAMPLES_PER_FRAME,
+    AugmentConfig,
+    CorpusConfig,
+    FaceLayout,
+)
 from float_tools.corpus.mux import write_mp4
 from float_tools.corpus.plan import DEFAULT_SENTENCES, SENTENCES_DIR, ClipPlan, plan_clip, read_sentences
 from float_tools.corpus.portrait import (
@@ -39,6 +47,8 @@ __all__ = [
     "HELDOUT_SENTENCES",
     "SAMPLES_PER_FRAME",
     "SAMPLE_RATE",
+    "AugmentConfig",
+    "AugmentParams",
     "ClipPlan",
     "ClipRecord",
     "CorpusConfig",
@@ -47,6 +57,7 @@ __all__ = [
     "FrameLandmarks",
     "Portrait",
     "PoseTrack",
+    "augment_portrait",
     "blink_track",
     "build_corpus",
     "carphone_path",

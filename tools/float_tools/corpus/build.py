@@ -1,7 +1,7 @@
 """Command line of the corpus builder.
 
     python -m float_tools.corpus.build --portrait IMG --voice V --sentences FILE --n-clips N --seed S --out
-    DIR
+    DIR [--augment | --augment-config JSON]
 
 Writes ``clip_NNNNN.mp4`` (H.264 yuv420p 25 fps + AAC 16 kHz), ``clip_NNNNN.json`` (ground-truth tracks)
 and ``manifest.json`` into DIR; reruns with the same settings skip finished clips. Bad input exits with
@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from float_tools.corpus.builder import build_corpus
-from float_tools.corpus.config import CorpusConfig
+from float_tools.corpus.config import AugmentConfig, CorpusConfig
 from float_tools.corpus.plan import DEFAULT_SENTENCES, read_sentences
 
 
@@ -95,8 +95,27 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[CorpusConfig, Path]:
         help="seconds between blinks",
     )
     p.add_argument("--crf", type=int, default=18, help="x264 quality (lower = better)")
+    p.add_argument(
+        "--augment",
+        action="store_true",
+        help="give each clip's portrait its own seeded look: colour, light, scale, rotation, blur, glasses",
+    )
+    p.add_argument(
+        "--augment-config",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="augmentation strengths (AugmentConfig fields, the rest default); implies --augment",
+    )
     args = p.parse_args(argv)
     sentences = read_sentences(args.sentences)
+    augment = None
+    if args.augment_config is not None:
+        if not args.augment_config.is_file():
+            raise FileNotFoundError(f"augment config {args.augment_config} does not exist: pass a JSON file")
+        augment = AugmentConfig.model_validate_json(args.augment_config.read_text(encoding="utf-8"))
+    elif args.augment:
+        augment = AugmentConfig()
     config = CorpusConfig(
         portraits=args.portrait or ["astronaut"],
         landmarks=args.landmarks or [],
@@ -116,6 +135,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[CorpusConfig, Path]:
         pose_scale=args.pose_scale,
         blink_interval_s=tuple(args.blink_interval),
         crf=args.crf,
+        augment=augment,
     )
     return config, args.out
 

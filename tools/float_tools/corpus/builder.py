@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from float_tools.corpus.atomic import atomic_path, atomic_write_json
-from float_tools.corpus.config import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME, CorpusConfig
+from float_tools.corpus.augment import augment_portrait, clip_rng, draw_params
+from float_tools.corpus.config import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME, CorpusConfig, FaceLayout
 from float_tools.corpus.mux import write_mp4
 from float_tools.corpus.plan import ClipPlan, plan_clip
 from float_tools.corpus.portrait import crop_portrait, load_portrait
@@ -51,18 +52,40 @@ def _r(values: np.ndarray, digits: int = 5) -> list[float]:
     return [round(float(v), digits) for v in np.asarray(values).ravel()]
 
 
-def _renderers(config: CorpusConfig) -> list[FaceRenderer]:
-    renderers = []
-    for i, spec in enumerate(config.portraits):
-        landmarks = config.landmarks[i] if config.landmarks else None
-        image, layout = load_portrait(spec, landmarks)
+def _sources(config: CorpusConfig) -> list[tuple[np.ndarray, FaceLayout]]:
+    """Each portrait's image (uint8 RGB [H, W, 3]) and face layout, loaded once."""
+    return [
+        load_portrait(spec, config.landmarks[i] if config.landmarks else None)
+        for i, spec in enumerate(config.portraits)
+    ]
+
+
+def _renderer(
+    config: CorpusConfig, plan: ClipPlan, sources: list[tuple[np.ndarray, FaceLayout]]
+) -> tuple[FaceRenderer, dict[str, Any] | None]:
+    """The renderer of ``plan``'s portrait, in the clip's own look when ``config.augment`` is on (then
+    also the drawn look, for the clip's JSON)."""
+    image, layout = sources[plan.portrait]
+    spec = config.portraits[plan.portrait]
+    if config.augment is None:
         portrait = crop_portrait(image, layout, config.resolution, source=spec)
-        renderers.append(FaceRenderer(portrait, max_opening=config.max_opening))
-    return renderers
+        return FaceRenderer(portrait, max_opening=config.max_opening), None
+    params = draw_params(config.augment, clip_rng(config.seed, plan.index))
+    portrait = augment_portrait(image, layout, config.resolution, params, source=spec)
+    return FaceRenderer(portrait, max_opening=config.max_opening), params.as_dict()
 
 
-def render_clip(config: CorpusConfig, plan: ClipPlan, renderer: FaceRenderer, out: Path) -> ClipRecord:
-    """Synthesise, animate, encode and record one clip into ``out`` (mp4 first, then its JSON)."""
+def render_clip(
+    config: CorpusConfig,
+    plan: ClipPlan,
+    renderer: FaceRenderer,
+    out: Path,
+    augment: dict[str, Any] | None = None,
+) -> ClipRecord:
+    """Synthesise, animate, encode and record one clip into ``out`` (mp4 first, then its JSON).
+
+    ``augment`` is the clip's identity augmentation (recorded under ``"augment"``; None when off).
+    """
     speech = trim_silence(synthesize(plan.sentence, plan.voice, plan.rate, plan.pitch))
     speech = np.clip(speech * 10.0 ** (plan.gain_db / 20.0), -1.0, 1.0).astype(np.float32)
     clean, start = pad_to_frames(speech, plan.pad_start_s, plan.pad_end_s)
@@ -149,6 +172,8 @@ def render_clip(config: CorpusConfig, plan: ClipPlan, renderer: FaceRenderer, ou
             "face_box": [_r(m.face_box, 3) for m in marks],
         },
     }
+    if augment is not None:
+        truth["augment"] = augment
     atomic_write_json(out / record.ground_truth, truth, indent=None)
     return record
 
@@ -186,7 +211,7 @@ def build_corpus(config: CorpusConfig, out: Path, log: Callable[[str], None] = p
     out = Path(out)
     for voice in config.voices:
         check_voice(voice)
-    renderers = _renderers(config)
+    sources = _sources(config)
     _check_existing(config, out)
     out.mkdir(parents=True, exist_ok=True)
     records: list[ClipRecord] = []
@@ -198,7 +223,8 @@ def build_corpus(config: CorpusConfig, out: Path, log: Callable[[str], None] = p
             records.append(done)
             continue
         started = time.perf_counter()
-        record = render_clip(config, plan, renderers[plan.portrait], out)
+        renderer, augment = _renderer(config, plan, sources)
+        record = render_clip(config, plan, renderer, out, augment)
         records.append(record)
         log(
             f"{plan.name}: {record.n_frames} frames, {plan.voice} {plan.rate} wpm pitch {plan.pitch}, "

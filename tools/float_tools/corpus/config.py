@@ -6,7 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 FPS = 25
 """Video frame rate of every clip (frames per second); one frame spans 640 audio samples."""
@@ -91,6 +100,44 @@ class FaceLayout(BaseModel):
             ) from err
 
 
+class AugmentConfig(BaseModel):
+    """Identity augmentation: how far each clip's portrait may differ from the photo (drawn per clip from
+    the corpus seed and the clip index, so a corpus shows many looks of each face).
+
+    ``colour``: each RGB channel's gain is drawn in [1 - colour, 1 + colour] (white balance);
+    ``brightness``: one gain for all channels in [1 - brightness, 1 + brightness]; ``lighting``: a linear
+    brightness ramp in a random direction, 1 +- lighting at the frame's edge; ``scale`` (low, high): face size
+    relative to the usual crop; ``rotation_deg``: largest in-plane rotation of the portrait; ``blur_sigma``
+    (low, high): Gaussian blur, output pixels; ``glasses``: chance of a glasses-like occluder (rims, bridge,
+    temples, lenses tinted from clear to dark) drawn around the eyes. Geometry moves the face layout with
+    the pixels, so every ground-truth track stays true.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    colour: float = Field(default=0.12, ge=0, le=0.5)
+    brightness: float = Field(default=0.2, ge=0, le=0.6)
+    lighting: float = Field(default=0.35, ge=0, le=0.8)
+    scale: tuple[float, float] = (0.85, 1.15)
+    rotation_deg: float = Field(default=8.0, ge=0, le=15)
+    blur_sigma: tuple[float, float] = (0.0, 1.0)
+    glasses: float = Field(default=0.3, ge=0, le=1)
+
+    @field_validator("scale")
+    @classmethod
+    def _check_scale(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not (value[0] >= 0.6 and value[1] <= 1.5):
+            raise ValueError(f"augment scale must lie in [0.6, 1.5], got {value}")
+        return _ordered_pair(value, "augment scale")
+
+    @field_validator("blur_sigma")
+    @classmethod
+    def _check_blur(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not (value[0] >= 0 and value[1] <= 3):
+            raise ValueError(f"augment blur_sigma must lie in [0, 3] pixels, got {value}")
+        return _ordered_pair(value, "augment blur_sigma")
+
+
 class CorpusConfig(BaseModel):
     """Everything that determines a corpus. Clip ``i`` depends only on these fields and ``i``.
 
@@ -99,6 +146,8 @@ class CorpusConfig(BaseModel):
     speech is scaled by a gain drawn from ``gain_range_db`` (the mouth track is loudness-invariant, so a
     model must use relative levels); ``noise_db`` (dBFS RMS, off when None) adds seeded white noise over
     the whole clip, so silence is no longer digital zero (the mouth track still comes from the clean speech).
+    ``augment`` (off when None) changes each clip's portrait (:class:`AugmentConfig`); when off it is left out
+    of every dump, so corpora built before it existed keep their settings and their bytes.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -121,6 +170,14 @@ class CorpusConfig(BaseModel):
     pose_scale: float = Field(default=0.03, ge=0, le=0.2)
     blink_interval_s: tuple[float, float] = (2.0, 5.0)
     crf: int = Field(default=18, ge=0, le=51)
+    augment: AugmentConfig | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_augment_when_off(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if self.augment is None:
+            data.pop("augment", None)
+        return data
 
     @field_validator("resolution")
     @classmethod

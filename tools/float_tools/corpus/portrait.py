@@ -140,14 +140,18 @@ def load_portrait(spec: str, landmarks: str | None = None) -> tuple[np.ndarray, 
     return image, layout
 
 
-def crop_portrait(image: np.ndarray, layout: FaceLayout, resolution: int, source: str = "") -> Portrait:
-    """Crop a square around the face (side = 4.2 x eye-to-mouth distance) and resize it to ``resolution``.
+def crop_portrait(
+    image: np.ndarray, layout: FaceLayout, resolution: int, source: str = "", margin: float = 1.0
+) -> Portrait:
+    """Crop a square around the face (side = 4.2 x eye-to-mouth distance x ``margin``) and resize it to
+    ``resolution``.
 
     Parts of the square outside the image are filled by mirroring the border, so any face position works.
+    ``margin`` > 1 keeps room around the usual square (the identity augmentation rotates and zooms it).
     """
     ex, ey = layout.eye_centre
     cx, cy = 0.5 * (ex + layout.mouth[0]), 0.5 * (ey + layout.mouth[1])
-    side = CROP_SIDE_PER_EYE_MOUTH * layout.eye_mouth_distance
+    side = CROP_SIDE_PER_EYE_MOUTH * layout.eye_mouth_distance * margin
     x0, y0 = cx - side / 2, cy - side / 2
     h, w = image.shape[:2]
     pad = int(np.ceil(max(0.0, -x0, -y0, x0 + side - w, y0 + side - h))) + 2

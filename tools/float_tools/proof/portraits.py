@@ -22,6 +22,7 @@ import skimage.data
 from PIL import Image
 
 from float_data import DlibDetector
+from float_tools.corpus.packaged import face_layout
 from float_tools.corpus.portrait import carphone_frame
 
 __all__ = ["BUILT_IN_VARIANTS", "face_layout", "write_portraits"]
@@ -33,22 +34,6 @@ BUILT_IN_VARIANTS: dict[str, Callable[[], np.ndarray]] = {
     "carphone90": lambda: carphone_frame(90),
 }
 """Extra views of the two training identities, built from media that ship with the dev dependencies."""
-
-
-def face_layout(detector: DlibDetector, image: np.ndarray, name: str) -> dict[str, object]:
-    """Corpus face layout of the largest face: pupils (mean of each eye's 6 points), inner-lip centre, mouth
-    corner distance, in pixels of ``image`` (uint8 RGB [H, W, 3]). Raises ``ValueError`` without a face."""
-    faces = detector.detect(image)
-    if not faces:
-        raise ValueError(f"portrait {name}: dlib finds no face; use a frontal portrait")
-    points = np.asarray(detector.landmarks(image, faces[0].box), dtype=np.float64)  # [68, 2]
-    eyes = sorted([points[36:42].mean(0), points[42:48].mean(0)], key=lambda p: p[0])
-    return {
-        "left_eye": eyes[0].round(1).tolist(),
-        "right_eye": eyes[1].round(1).tolist(),
-        "mouth": points[60:68].mean(0).round(1).tolist(),
-        "mouth_width": round(float(np.linalg.norm(points[54] - points[48])), 1),
-    }
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
