@@ -141,6 +141,22 @@ def test_winograd_fp32_stays_at_float_rounding(decode_case, winograd_calls) -> N
     assert errors[True].mean().item() <= 1.25 * errors[False].mean().item()
 
 
+def test_winograd_bf16_error_is_no_worse_than_todays_route(decode_case, winograd_calls) -> None:
+    case = decode_case(WIDE, 13)
+    model = case.model.to(torch.bfloat16)
+    enc = case.encoded
+    errors = {}
+    with torch.no_grad():
+        features = model.prepare_features(enc.features)
+        for renderer in (ActivationRenderer(), ChannelsLastRenderer()):
+            model.set_renderer(renderer)
+            out = model.decode(enc.identity.bfloat16(), case.motions.bfloat16(), features)
+            errors[type(renderer).__name__] = (out.double() - case.reference).abs().mean().item()
+    print(f"bf16 mean abs error vs float64: {errors}")
+    assert len(winograd_calls) == 2 * case.motions.shape[0]
+    assert errors["ActivationRenderer"] <= 1.25 * errors["ChannelsLastRenderer"]
+
+
 def test_activation_bf16_error_is_no_worse_than_todays_route(decode_case) -> None:
     case = decode_case(MID, 7)
     model = case.model.to(torch.bfloat16)

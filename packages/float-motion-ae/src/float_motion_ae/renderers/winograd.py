@@ -5,8 +5,9 @@ Each 2x2 block of output pixels is computed from the 4x4 input tile around it as
 element-wise products over the channels become 16 matrix products ``[tiles, in] @ [in, out]``: 16 multiply-
 adds per 4 outputs instead of 36. On the 2-core AVX-512 CPU this beats oneDNN's direct conv (already at
 ~95% of the fp32 peak) where the channels are many and the map small, so the transforms are cheap next to
-the products (``python -m float_tools.bench.decoder_layers``: fp32 512->512 @32 px 22.2 -> 14.1 ms,
-256->256 @64 px 21.5 -> 18.5 ms; at 128 channels and 128 px the transforms' memory traffic eats the gain).
+the products (``python -m float_tools.bench.decoder_layers``, rated at the direct conv's FLOPs: 512->512
+@32 px fp32 235 -> 345 GFLOP/s, bf16 478 -> 738; 256->256 @64 px fp32 234 -> 271, bf16 469 -> 612; at 128
+channels and 128 px the transforms' memory traffic eats the gain).
 
 Exact in exact arithmetic; in float32 its mean error against float64 is half that of the channels_last
 direct conv the route otherwise runs (2.7e-7 vs 5.6e-7 on unit-scale outputs; the transforms' coefficients
@@ -64,7 +65,9 @@ def _output_blocks(m: torch.Tensor, height: int, width: int) -> torch.Tensor:
 def winograd_conv3x3(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """3x3 conv, stride 1, zero padding 1, no bias: ``[1, in, H, W]`` x ``[16, in, out]``
     -> ``[1, out, H, W]`` (channels_last), H and W even."""
-    return _output_blocks(torch.bmm(_input_tiles(x), weight), x.shape[2], x.shape[3])
+    exact = torch.promote_types(x.dtype, torch.float32)  # bf16: transforms in float32, products in bf16
+    products = torch.bmm(_input_tiles(x.to(exact)).to(x.dtype), weight)
+    return _output_blocks(products.to(exact), x.shape[2], x.shape[3]).to(x.dtype)
 
 
 @winograd_conv3x3.register_fake
@@ -73,9 +76,15 @@ def _(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return out.contiguous(memory_format=torch.channels_last)
 
 
+WINOGRAD_DTYPES: tuple[torch.dtype, ...] = (torch.float32, torch.bfloat16, torch.float64)
+"""Dtypes whose wide 3x3 convs take Winograd (float64 only for exactness checks). In bf16 the transforms run
+in float32 and only the products in bf16: a single conv's mean error is then 2x the direct bf16 conv's
+(4.3e-3 vs 2.2e-3 on unit-scale outputs), but the decoder's is unchanged (6.00e-2 vs 6.02e-2 at 512 px),
+its other roundings dominating."""
+
+
 def winograd_applies(in_ch: int, height: int, width: int, dtype: torch.dtype) -> bool:
-    """Whether Winograd is the faster conv for this layer on the CPU: float32 (and float64, where only
-    exactness matters), >= 256 input channels, even sides of 16-64 px (measured per layer; in bf16 the
-    transforms' rounding doubles the conv's error, so bf16 keeps the direct conv)."""
+    """Whether Winograd is the faster conv for this layer on the CPU: a ``WINOGRAD_DTYPES`` dtype, >= 256
+    input channels, even sides of 16-64 px (measured per layer: ``bench.decoder_layers``)."""
     wide_and_small = in_ch >= 256 and 16 <= height <= 64 and 16 <= width <= 64
-    return dtype in (torch.float32, torch.float64) and wide_and_small and height % 2 == 0 and width % 2 == 0
+    return dtype in WINOGRAD_DTYPES and wide_and_small and height % 2 == 0 and width % 2 == 0
