@@ -58,6 +58,7 @@ RENDERERS: dict[str, Renderer] = {
     "auto": default_renderer(),
     "activation": ActivationRenderer(),
     "compiled": ActivationRenderer(compile=True),
+    "direct_compiled": ActivationRenderer(compile=True, winograd=False),
 }
 
 
@@ -282,7 +283,15 @@ def main() -> None:
             ("ours, ActivationRenderer (eager)", "activation", ours_with("activation"), 1),
         ]
         if args.compile:
-            variants.append(("ours, ActivationRenderer, torch.compile", "compiled", ours_with("compiled"), 1))
+            variants += [
+                (
+                    "ours, ActivationRenderer, compile, no Winograd",
+                    "direct_compiled",
+                    ours_with("direct_compiled"),
+                    1,
+                ),
+                ("ours, ActivationRenderer, torch.compile", "compiled", ours_with("compiled"), 1),
+            ]
         if model16 is not None:
             identity16, motion16 = enc.identity.bfloat16(), motions[:1].bfloat16()
             prepared16 = model16.prepare_features(feats)
@@ -300,9 +309,10 @@ def main() -> None:
                 ("ours bf16, ActivationRenderer (eager)", "bf16_activation", ours16("activation"), 1),
             ]
             if args.compile:
-                variants.append(
-                    ("ours bf16, ActivationRenderer, compile", "bf16_compiled", ours16("compiled"), 1)
-                )
+                variants += [
+                    ("ours bf16, compile, no Winograd", "bf16_direct_compiled", ours16("direct_compiled"), 1),
+                    ("ours bf16, ActivationRenderer, compile", "bf16_compiled", ours16("compiled"), 1),
+                ]
 
         ref = baseline()
         scale = ref.abs().max().item()

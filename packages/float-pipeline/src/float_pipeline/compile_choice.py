@@ -24,10 +24,11 @@ COMPILE_SECONDS = {"cold": 45.0, "warm": 20.0}
 """One-off seconds to compile the 512 px decoder (first frame), without and with a warm cache (2 cores:
 42.8 / 16.6 s fp32, 29.2 / 18.6 s bf16 in the pipeline bench)."""
 
-SAVED_SECONDS_PER_FRAME = {torch.float32: 0.013, torch.bfloat16: 0.0075}
-"""Decoder seconds saved per 512 px frame by the compiled route against the eager default (2 cores:
-0.233 vs 0.246 s fp32, 0.1435 vs 0.151 s bf16 in the decoder bench; the pipeline bench saw about twice
-that): ~3500 frames (2.3 min of video) pay off a cold compile in fp32, ~1500 a warm one."""
+SAVED_SECONDS_PER_FRAME = {torch.float32: 0.026, torch.bfloat16: 0.0074}
+"""Decoder seconds saved per 512 px frame by the compiled route (with its Winograd convs) against the eager
+default (2 cores: 0.2207 vs 0.2466 s fp32, 0.1356 vs 0.1430 s bf16 in the decoder bench of 07:49 UTC
+2026-12-06): ~1700 frames (70 s of video) pay off a cold compile in fp32, ~800 a warm one; bf16 ~6100 and
+~2700."""
 
 
 @dataclass(frozen=True)
