@@ -1,9 +1,9 @@
-"""Inference linears through oneDNN on the CPU: the flow transformer's fp32 matmuls ~1.3x faster.
+"""Inference linears through oneDNN on the CPU: the flow transformer's fp32 matmuls 1.1-1.3x faster.
 
 On the FMT's shapes (3 guidance rows x 60 tokens, width 1024, MLP 4x, AdaLN 6x) ``F.linear`` reaches MKL's
-120-186 fp32 GFLOP/s on a 2-core AVX-512 CPU, while oneDNN's matmul (``mkldnn::_linear_pointwise``, the op
-``torch.compile`` emits for CPU linears) reaches 194-207, ~90% of that CPU's fp32 peak: a guided forward of
-the paper-size FMT takes 306 ms instead of 393 (1.29x). In bf16 ``F.linear`` already runs oneDNN, so the
+157-191 fp32 GFLOP/s on a 2-core AVX-512 CPU, while oneDNN's matmul (``mkldnn::_linear_pointwise``, the op
+``torch.compile`` emits for CPU linears) reaches 190-213, ~90% of that CPU's fp32 peak: a guided forward of
+the paper-size FMT takes 310 ms instead of 385 (1.24x). In bf16 ``F.linear`` already runs oneDNN, so the
 switch changes neither speed nor outputs (``python -m float_tools.bench.flow_linears``). The op takes the
 plain weight, so nothing is copied or pre-packed: the model's memory does not grow. Small layers stay on
 MKL, which is as fast or faster for them (``MIN_WEIGHTS``).
@@ -27,7 +27,7 @@ _FAST_DTYPES = (torch.float32, torch.bfloat16)
 
 MIN_WEIGHTS = 256 * 1024
 """Smallest linear (in x out weights) worth switching. Measured on the 2-core AVX-512 CPU
-(``bench.flow_linears``, 180 rows, fp32): every paper-size shape (256x1024 up to 1024x6144) is 1.1-1.6x
+(``bench.flow_linears``, 180 rows, fp32): every paper-size shape (256x1024 up to 1024x6144) is 1.1-1.3x
 faster through oneDNN, while the demo model's 128-wide shapes (16k-132k weights) are 0.7-1.1x, and its whole
 forward 0.85x."""
 
