@@ -16,30 +16,13 @@ Figures are wall-clock on a shared machine: read them against each other, from t
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 from functools import partial
 
 import torch
 import torch.nn.functional as F
 
 from float_flow import FlowMatchingTransformer, OneDNNLinear, WindowConditions, use_onednn_linears
-
-
-def best_seconds(fn: Callable[[], object], repeats: int, min_time: float = 0.1) -> float:
-    """Best of ``repeats`` timings, each averaging enough calls to last ``min_time`` (after 2 warm-ups)."""
-    fn()
-    fn()
-    start = time.perf_counter()
-    fn()
-    inner = max(1, int(min_time / max(time.perf_counter() - start, 1e-6)))
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        best = min(best, (time.perf_counter() - start) / inner)
-    return best
+from float_tools.bench.decoder_layers import best_seconds
 
 
 def linear_shapes(model: FlowMatchingTransformer) -> list[tuple[int, int]]:
@@ -66,7 +49,7 @@ def shape_rates(model: FlowMatchingTransformer, rows: int, repeats: int) -> None
             with torch.inference_mode():
                 plain = partial(F.linear, x, layer.weight, layer.bias)
                 for fn in (plain, partial(fast, x)):
-                    cells.append(flops / best_seconds(fn, repeats) / 1e9)
+                    cells.append(flops / best_seconds(fn, repeats, min_time=0.1) / 1e9)
         print(f"{f'{rows} x {fan_in} -> {fan_out}':<30}" + "".join(f"{c:>16.0f}" for c in cells))
 
 
@@ -95,9 +78,9 @@ def whole_forward(model: FlowMatchingTransformer, repeats: int, steps: int) -> N
             use_onednn_linears(model, False)
             reference = model(x, t, cond).float()
             forward = partial(model, x, t, cond)
-            plain = best_seconds(forward, repeats)
+            plain = best_seconds(forward, repeats, min_time=0.1)
             switched = use_onednn_linears(model, True)
-            fast = best_seconds(forward, repeats)
+            fast = best_seconds(forward, repeats, min_time=0.1)
             diff = (model(x, t, cond).float() - reference).abs().max().item()
             use_onednn_linears(model, False)
         tag = "fp32" if dtype == torch.float32 else "bf16"
