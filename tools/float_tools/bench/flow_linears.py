@@ -53,8 +53,8 @@ def shape_rates(model: FlowMatchingTransformer, rows: int, repeats: int) -> None
         print(f"{f'{rows} x {fan_in} -> {fan_out}':<30}" + "".join(f"{c:>16.0f}" for c in cells))
 
 
-def whole_forward(model: FlowMatchingTransformer, repeats: int, steps: int) -> None:
-    """Time one guided forward (batch 3), plain vs oneDNN linears, per dtype."""
+def whole_forward(model: FlowMatchingTransformer, repeats: int, steps: int, every_linear: bool) -> None:
+    """Time one guided forward (batch 3), plain vs oneDNN linears (the large ones, or ``every_linear``)."""
     cfg = model.config
     generator = torch.Generator().manual_seed(0)
 
@@ -79,7 +79,7 @@ def whole_forward(model: FlowMatchingTransformer, repeats: int, steps: int) -> N
             reference = model(x, t, cond).float()
             forward = partial(model, x, t, cond)
             plain = best_seconds(forward, repeats, min_time=0.1)
-            switched = use_onednn_linears(model, True)
+            switched = use_onednn_linears(model, True, **({"min_weights": 0} if every_linear else {}))
             fast = best_seconds(forward, repeats, min_time=0.1)
             diff = (model(x, t, cond).float() - reference).abs().max().item()
             use_onednn_linears(model, False)
@@ -117,7 +117,8 @@ def main() -> None:
         f"oneDNN {torch.backends.mkldnn.is_available()}"
     )
     shape_rates(model, 3 * model.config.num_tokens, args.repeats)
-    whole_forward(model, args.repeats, args.steps)
+    # --small switches every linear, to show why small ones stay on MKL (use_onednn_linears' min_weights).
+    whole_forward(model, args.repeats, args.steps, every_linear=args.small)
 
 
 if __name__ == "__main__":
