@@ -141,7 +141,7 @@ def test_winograd_fp32_stays_at_float_rounding(decode_case, winograd_calls) -> N
     assert errors[True].mean().item() <= 1.25 * errors[False].mean().item()
 
 
-def test_winograd_bf16_error_is_no_worse_than_todays_route(decode_case, winograd_calls) -> None:
+def test_bf16_keeps_the_direct_conv_on_wide_layers(decode_case, winograd_calls) -> None:
     case = decode_case(WIDE, 13)
     model = case.model.to(torch.bfloat16)
     enc = case.encoded
@@ -153,7 +153,7 @@ def test_winograd_bf16_error_is_no_worse_than_todays_route(decode_case, winograd
             out = model.decode(enc.identity.bfloat16(), case.motions.bfloat16(), features)
             errors[type(renderer).__name__] = (out.double() - case.reference).abs().mean().item()
     print(f"bf16 mean abs error vs float64: {errors}")
-    assert len(winograd_calls) == 2 * case.motions.shape[0]
+    assert winograd_calls == []  # WINOGRAD_DTYPES: bf16 Winograd cost precision for ~2% speed
     assert errors["ActivationRenderer"] <= 1.25 * errors["ChannelsLastRenderer"]
 
 

@@ -6,7 +6,7 @@
 - ``ChannelsLastRenderer``: oneDNN convs on channels_last maps and an exact gather warp at inference, also
   in bf16 (the default wherever PyTorch has oneDNN);
 - ``ActivationRenderer(compile=False)``: constant conv weights with the style applied to the activations,
-  channels_last, compiler-friendly, fp32/bf16 3x3 convs on wide 16-64 px maps as Winograd F(2x2, 3x3)
+  channels_last, compiler-friendly, float32 3x3 convs on wide 16-64 px maps as Winograd F(2x2, 3x3)
   (``renderers.winograd``; ``winograd=False`` turns it off); ``compile=True`` runs it through
   ``torch.compile`` (``float_motion_ae.compiled``);
 - ``default_renderer()``: the fastest of these that this PyTorch build supports.

@@ -52,9 +52,9 @@ class ActivationRenderer(InferenceRenderer):
         batch: see ``Renderer``.
         compile: run the whole decoder through ``torch.compile`` (``float_motion_ae.compiled``); falls back
             to this route in eager mode, with a one-line notice, when compiling is not possible.
-        winograd: run the float32 / bf16 3x3 convs with >= 256 input channels on 16-64 px maps as
-            Winograd F(2x2, 3x3) (``renderers.winograd``: 2.25x fewer multiplications, the transforms in
-            float32); False keeps oneDNN's direct conv everywhere.
+        winograd: run the float32 3x3 convs with >= 256 input channels on 16-64 px maps as Winograd
+            F(2x2, 3x3) (``renderers.winograd``: 2.25x fewer multiplications; bf16 keeps the direct conv);
+            False keeps oneDNN's direct conv everywhere.
     """
 
     compile: bool = False
@@ -136,7 +136,7 @@ def modulated_conv(
         cached: read weight-derived constants from the layer's cache (eager); False computes them from the
             parameters (inside ``torch.compile``, where freezing folds them).
         winograd: run a 3x3 stride-1 conv of one frame as Winograd F(2x2, 3x3) where that is faster
-            (``winograd.winograd_applies``: float32 or bf16, wide channels, 16-64 px maps).
+            (``winograd.winograd_applies``: float32, wide channels, 16-64 px maps).
 
     Returns:
         [B, out, H, W] ([B, out, 2H, 2W] when upsampling), channels_last, in ``x.dtype``.

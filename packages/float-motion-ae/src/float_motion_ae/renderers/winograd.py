@@ -5,9 +5,9 @@ Each 2x2 block of output pixels is computed from the 4x4 input tile around it as
 element-wise products over the channels become 16 matrix products ``[tiles, in] @ [in, out]``: 16 multiply-
 adds per 4 outputs instead of 36. On the 2-core AVX-512 CPU this beats oneDNN's direct conv (already at
 ~95% of the fp32 peak) where the channels are many and the map small, so the transforms are cheap next to
-the products (``python -m float_tools.bench.decoder_layers``, rated at the direct conv's FLOPs: 512->512
-@32 px fp32 235 -> 345 GFLOP/s, bf16 478 -> 738; 256->256 @64 px fp32 234 -> 271, bf16 469 -> 612; at 128
-channels and 128 px the transforms' memory traffic eats the gain).
+the products (``python -m float_tools.bench.decoder_layers``, fp32, rated at the direct conv's FLOPs:
+512->512 @32 px 231 -> 307 GFLOP/s, 256->256 @64 px 230 -> 267; at 128 channels and 128 px the transforms'
+memory traffic eats the gain: 110). bf16 keeps the direct conv (``WINOGRAD_DTYPES``).
 
 Exact in exact arithmetic; in float32 its mean error against float64 is half that of the channels_last
 direct conv the route otherwise runs (2.7e-7 vs 5.6e-7 on unit-scale outputs; the transforms' coefficients
@@ -65,9 +65,7 @@ def _output_blocks(m: torch.Tensor, height: int, width: int) -> torch.Tensor:
 def winograd_conv3x3(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """3x3 conv, stride 1, zero padding 1, no bias: ``[1, in, H, W]`` x ``[16, in, out]``
     -> ``[1, out, H, W]`` (channels_last), H and W even."""
-    exact = torch.promote_types(x.dtype, torch.float32)  # bf16: transforms in float32, products in bf16
-    products = torch.bmm(_input_tiles(x.to(exact)).to(x.dtype), weight)
-    return _output_blocks(products.to(exact), x.shape[2], x.shape[3]).to(x.dtype)
+    return _output_blocks(torch.bmm(_input_tiles(x), weight), x.shape[2], x.shape[3])
 
 
 @winograd_conv3x3.register_fake
@@ -76,11 +74,12 @@ def _(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return out.contiguous(memory_format=torch.channels_last)
 
 
-WINOGRAD_DTYPES: tuple[torch.dtype, ...] = (torch.float32, torch.bfloat16, torch.float64)
-"""Dtypes whose wide 3x3 convs take Winograd (float64 only for exactness checks). In bf16 the transforms run
-in float32 and only the products in bf16: a single conv's mean error is then 2x the direct bf16 conv's
-(4.3e-3 vs 2.2e-3 on unit-scale outputs), but the decoder's is unchanged (6.00e-2 vs 6.02e-2 at 512 px),
-its other roundings dominating."""
+WINOGRAD_DTYPES: tuple[torch.dtype, ...] = (torch.float32, torch.float64)
+"""Dtypes whose wide 3x3 convs take Winograd (float64 only for exactness checks). Not bf16, measured both
+ways on the 2-core CPU: with the transforms in bf16 the layers run 1.2-1.6x faster but one conv's error is
+2.5x the direct conv's and the compiled 512 px decoder gains 2% (0.1351 -> 0.1326 s/frame) for a mean error
+4.2e-2 -> 4.3e-2; with the transforms in float32 (error 2x) it is no faster than oneDNN's direct bf16 conv
+(512 @32: 460 vs 473 GFLOP/s)."""
 
 
 def winograd_applies(in_ch: int, height: int, width: int, dtype: torch.dtype) -> bool:
