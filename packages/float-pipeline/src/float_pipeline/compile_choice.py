@@ -24,11 +24,11 @@ COMPILE_SECONDS = {"cold": 45.0, "warm": 20.0}
 """One-off seconds to compile the 512 px decoder (first frame), without and with a warm cache (2 cores:
 42.8 / 16.6 s fp32, 29.2 / 18.6 s bf16 in the pipeline bench)."""
 
-SAVED_SECONDS_PER_FRAME = {torch.float32: 0.026, torch.bfloat16: 0.0074}
-"""Decoder seconds saved per 512 px frame by the compiled route (with its Winograd convs) against the eager
-default (2 cores: 0.2207 vs 0.2466 s fp32, 0.1356 vs 0.1430 s bf16 in the decoder bench of 07:49 UTC
-2026-12-06): ~1700 frames (70 s of video) pay off a cold compile in fp32, ~800 a warm one; bf16 ~6100 and
-~2700."""
+SAVED_SECONDS_PER_FRAME = {torch.float32: 0.022, torch.bfloat16: 0.0075}
+"""Decoder seconds saved per 512 px frame by the compiled route against the eager default (2 cores, decoder
+bench of 08:35 UTC 2026-12-06: 0.2213 vs 0.2429 s fp32, most of it the Winograd convs; bf16 varies from run
+to run between 0.000 and 0.020 s, 0.0075 is the 2026-12-06 05:30 run's): ~2000 frames (80 s of video) pay off
+a cold compile in fp32, ~900 a warm one; bf16 ~6000 and ~2700."""
 
 
 @dataclass(frozen=True)
