@@ -190,11 +190,18 @@ def _live_tensor_bytes() -> int:
     total = 0
     for obj in gc.get_objects():
         # type() rather than isinstance(): some torch objects warn when their __class__ is probed.
-        if issubclass(type(obj), torch.Tensor) and not obj.is_meta:
+        if not issubclass(type(obj), torch.Tensor) or obj.is_meta:
+            continue
+        try:
             storage = obj.untyped_storage()
-            if storage.data_ptr() not in seen:
-                seen.add(storage.data_ptr())
-                total += storage.nbytes()
+            pointer = storage.data_ptr()
+        except (RuntimeError, NotImplementedError):
+            # No storage to read: oneDNN-packed or fake tensors that a compiled graph elsewhere in the
+            # session keeps alive. The streamed windows are ordinary tensors.
+            continue
+        if pointer not in seen:
+            seen.add(pointer)
+            total += storage.nbytes()
     return total
 
 
