@@ -116,8 +116,11 @@ def _build_corpus(
 ):
     from float_tools.corpus import CorpusConfig, build_corpus, read_sentences
 
-    if (out / "manifest.json").is_file():
+    manifest = out / "manifest.json"
+    if manifest.is_file() and len(json.loads(manifest.read_text())["clips"]) >= clips:
         return
+    # Missing or unfinished (a run stopped while building it): the builder keeps the finished clips and
+    # renders the rest, so a resumed proof scores as many clips as asked, never silently fewer.
     config = CorpusConfig(
         portraits=[str(portrait_png)],
         landmarks=[str(layout)],

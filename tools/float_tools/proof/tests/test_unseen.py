@@ -125,3 +125,31 @@ def test_the_unseen_set_speaks_new_sentences_in_voices_the_demo_never_trained_on
     assert not unseen & set(read_sentences(DEFAULT_SENTENCES))
     assert not unseen & set(read_sentences(HELDOUT_SENTENCES))
     assert not {p.voice for p in spec.portraits} & TRAINING_VOICES
+
+
+def test_an_unfinished_corpus_is_finished_not_scored_short(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proof stopped while building a portrait's corpus left 3 of 4 clips: the next run must finish it
+    (it once scored the 3 clips without a word, moving that portrait's r from 0.47 to 0.55)."""
+    import json
+
+    import float_tools.corpus as corpus
+    from float_tools.proof import unseen
+
+    built: list[int] = []
+    monkeypatch.setattr(corpus, "build_corpus", lambda config, out, log: built.append(config.n_clips))
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("One sentence here.\n")
+    out = tmp_path / "corpus"
+    out.mkdir()
+
+    def build() -> None:
+        unseen._build_corpus(tmp_path / "p.png", tmp_path / "p.json", "en-us", sentences, 4, 300, out)
+
+    (out / "manifest.json").write_text(json.dumps({"clips": [{}, {}, {}]}))
+    build()
+    assert built == [4]  # resumed: the builder keeps the 3 finished clips and renders the 4th
+    (out / "manifest.json").write_text(json.dumps({"clips": [{}, {}, {}, {}]}))
+    build()
+    assert built == [4]  # complete: reused as is
