@@ -123,6 +123,18 @@ def test_winograd_conv_is_a_3x3_conv() -> None:
     assert (got32.double() - expected).abs().mean() <= (direct32.double() - expected).abs().mean()
 
 
+def test_winograd_conv_refuses_what_it_cannot_compute() -> None:
+    from float_motion_ae.renderers.winograd import winograd_conv3x3, winograd_weight
+
+    weight = winograd_weight(torch.randn(4, 8, 3, 3))
+    with pytest.raises(ValueError, match="one frame"):
+        winograd_conv3x3(torch.randn(2, 8, 16, 16), weight)  # a batch would silently lose frames
+    with pytest.raises(ValueError, match="even H and W"):
+        winograd_conv3x3(torch.randn(1, 8, 15, 16), weight)
+    with pytest.raises(ValueError, match=r"weight must be \[16, 6, out\]"):
+        winograd_conv3x3(torch.randn(1, 6, 16, 16), weight)
+
+
 def test_winograd_fp32_stays_at_float_rounding(decode_case, winograd_calls) -> None:
     case = decode_case(WIDE, 12)
     model = case.model.float()

@@ -64,12 +64,30 @@ def _output_blocks(m: torch.Tensor, height: int, width: int) -> torch.Tensor:
 @torch.library.custom_op("float_motion_ae::winograd_conv3x3", mutates_args=())
 def winograd_conv3x3(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """3x3 conv, stride 1, zero padding 1, no bias: ``[1, in, H, W]`` x ``[16, in, out]``
-    -> ``[1, out, H, W]`` (channels_last), H and W even."""
+    -> ``[1, out, H, W]`` (channels_last), H and W even.
+
+    Raises:
+        ValueError: a batch other than one frame, odd sides, or a weight that is not ``[16, in, out]``.
+    """
+    _check(x, weight)
     return _output_blocks(torch.bmm(_input_tiles(x), weight), x.shape[2], x.shape[3])
+
+
+def _check(x: torch.Tensor, weight: torch.Tensor) -> None:
+    if x.ndim != 4 or x.shape[0] != 1 or x.shape[2] % 2 or x.shape[3] % 2:
+        raise ValueError(
+            f"winograd_conv3x3 takes one frame [1, C, H, W] with even H and W, got {tuple(x.shape)}"
+        )
+    if weight.ndim != 3 or weight.shape[0] != 16 or weight.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"winograd_conv3x3 weight must be [16, {x.shape[1]}, out] (winograd_weight of a 3x3 kernel), "
+            f"got {tuple(weight.shape)}"
+        )
 
 
 @winograd_conv3x3.register_fake
 def _(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    _check(x, weight)
     out = x.new_empty(1, weight.shape[2], x.shape[2], x.shape[3], dtype=x.dtype)
     return out.contiguous(memory_format=torch.channels_last)
 
