@@ -136,7 +136,7 @@ def _clip_crops(frames: np.ndarray, box: CropBox, size: int, every: int, crop=cr
 
 
 @torch.no_grad()
-def _reconstructions(model: MotionAutoEncoder, sources: torch.Tensor, driving: torch.Tensor) -> torch.Tensor:
+def reconstructions(model: MotionAutoEncoder, sources: torch.Tensor, driving: torch.Tensor) -> torch.Tensor:
     """``driving`` [N, 3, S, S] reconstructed from ``sources`` (one frame [1, 3, S, S] for all, or one per
     driving frame [N, 3, S, S]), 16 frames per batch: float32 [N, 3, S, S] on the CPU."""
     weight = next(model.parameters())
@@ -150,14 +150,14 @@ def _reconstructions(model: MotionAutoEncoder, sources: torch.Tensor, driving: t
 def _from_frame0_psnr(model: MotionAutoEncoder, crops: torch.Tensor) -> tuple[float, float]:
     """Mean dB of crops[1:] reconstructed from crops[0], and of just copying crops[0]."""
     source, driving = crops[:1], crops[1:]
-    recon = _reconstructions(model, source, driving)
+    recon = reconstructions(model, source, driving)
     return psnr(recon, driving).mean().item(), psnr(source.expand_as(driving), driving).mean().item()
 
 
 def _self_psnr(model: MotionAutoEncoder, crops: torch.Tensor) -> float:
     """Mean dB of crops[1:] each reconstructed from itself (the renderer's ceiling: no motion to transfer)."""
     frames = crops[1:]
-    return psnr(_reconstructions(model, frames, frames), frames).mean().item()
+    return psnr(reconstructions(model, frames, frames), frames).mean().item()
 
 
 def ae_psnr(pipe: Pipeline, frames: np.ndarray, every: int = 4) -> tuple[float, float, float, float]:

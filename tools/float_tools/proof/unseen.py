@@ -10,12 +10,15 @@ generated frame: dlib's 68 points (:class:`float_tools.proof.lipsync.MouthMeter`
 (:class:`float_tools.proof.meters.MediaPipeMeter`, in its own environment). Each meter is calibrated on
 degraded frames: the clip's true frames, cut like the Pipeline cuts the portrait, at the bundle's
 resolution and Gaussian-blurred to the generated frames' sharpness; r of the meter there against the true
-track is its ceiling. A frame without a detection is counted and skipped. The gates use the meter with the
-higher mean ceiling: mean r >= 0.6 and every portrait >= 0.5; mean r(true) - r(shuffled) >= 0.4 and every
-portrait >= 0.3. Also reported: the auto-encoder's PSNR on held-out frames (as :mod:`float_tools.proof.run`,
-first two clips), identity similarity (dlib face-recognition cosine to the portrait) and PSNR against the
-true frames, on the speech frames and on the silent tail after the speech. Exit status 1 when a gate is
-missed, 2 on bad input.
+track is its ceiling. Each meter also reads the auto-encoder's own rendering of the clip (the true frames'
+motion transferred onto frame 0, at the bundle's resolution): r there (``ae_r``) is the lip sync this
+renderer can show when the motion is exactly right, so a low ``ae_r`` puts a portrait's failure in the
+auto-encoder, not in the generated motion. A frame without a detection is counted and skipped. The gates use
+the meter with the higher mean ceiling: mean r >= 0.6 and every portrait >= 0.5; mean r(true) - r(shuffled)
+>= 0.4 and every portrait >= 0.3. Also reported: the auto-encoder's PSNR on held-out frames (as
+:mod:`float_tools.proof.run`, first two clips), identity similarity (dlib face-recognition cosine to the
+portrait) and PSNR against the true frames, on the speech frames and on the silent tail after the speech.
+Exit status 1 when a gate is missed, 2 on bad input.
 """
 
 from __future__ import annotations
@@ -32,12 +35,12 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 from float_data import read_video, to_model_tensor
-from float_pipeline import GenerateError, Pipeline, crop_reflected, face_box, load_bundle
+from float_pipeline import GenerateError, Pipeline, crop_reflected, face_box, load_bundle, to_uint8_frames
 from float_tools.proof.identity import FaceEmbedder
 from float_tools.proof.lipsync import MouthMeter
 from float_tools.proof.measure import pearson, psnr, shuffled_pairs
 from float_tools.proof.meters import MediaPipeMeter
-from float_tools.proof.run import ae_psnr
+from float_tools.proof.run import ae_psnr, reconstructions
 from float_tools.proof.unseen_set import default_cache, load_set, write_unseen
 
 __all__ = ["BLUR_SIGMAS", "METERS", "UnseenGates", "check", "format_report", "run_unseen"]
@@ -93,6 +96,14 @@ def matched_sigma(generated: np.ndarray, sharp: np.ndarray) -> float:
     sharpness (both uint8 [T, S, S, 3] at the bundle resolution)."""
     target = sharpness(generated)
     return min(BLUR_SIGMAS, key=lambda s: abs(sharpness(blur(sharp, s)) - target))
+
+
+def transferred(pipe: Pipeline, crops: np.ndarray) -> np.ndarray:
+    """The auto-encoder's rendering of a clip: every frame of ``crops`` (uint8 [T, S, S, 3] at the bundle
+    resolution, frame 0 the portrait) reconstructed from frame 0 with that frame's own motion; uint8 like
+    ``crops``. What the generator's frames would be if it produced the true motion exactly."""
+    images = to_model_tensor(crops)
+    return to_uint8_frames(reconstructions(pipe.bundle.motion_ae, images[:1], images))
 
 
 def _frame_psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -176,6 +187,7 @@ def score_portrait(
         series[f"{c.name}|true"] = c.true
         series[f"{c.name}|shuffled"] = c.shuffled
         series[f"{c.name}|degraded"] = blur(c.crops, sigma)
+        series[f"{c.name}|ae"] = transferred(pipe, c.crops)
     measured: dict[str, dict[str, tuple[np.ndarray, int]]] = {
         "dlib": {key: dlib_meter.measure(list(frames)) for key, frames in series.items()}
     }
@@ -193,6 +205,7 @@ def score_portrait(
                     "r_shuffled": r_shuf,
                     "gap": None if r_true is None or r_shuf is None else r_true - r_shuf,
                     "ceiling": _r(values[f"{c.name}|degraded"][0], c.truth),
+                    "ae_r": _r(values[f"{c.name}|ae"][0], c.truth),
                 }
             )
         generated = [values[f"{c.name}|{kind}"] for c in done for kind in ("true", "shuffled")]
@@ -245,7 +258,8 @@ def summarise(portraits: dict[str, dict], gates: UnseenGates) -> dict:
         if not rows:
             continue
         means[meter] = {
-            key: _nanmean([row[key] for row in rows]) for key in ("r_true", "r_shuffled", "gap", "ceiling")
+            key: _nanmean([row.get(key) for row in rows])
+            for key in ("r_true", "r_shuffled", "gap", "ceiling", "ae_r")
         }
         means[meter]["worst_r_true"] = min(
             (row["r_true"] for row in rows if row["r_true"] is not None), default=None
@@ -355,17 +369,17 @@ def format_report(report: dict) -> str:
         return "n/a" if value is None else f"{value:.{digits}f}"
 
     head = (
-        f"{'portrait':<18}{'clips':>5} | {'dlib: r true/shuf/gap':>22} {'ceil':>5} {'miss':>5} | "
-        f"{'mediapipe: r true/shuf/gap':>27} {'ceil':>5} {'miss':>5} | {'AE dB':>6} {'ID sp/tail':>10} "
-        f"{'PSNR sp/tail':>12}"
+        f"{'portrait':<18}{'clips':>5} | {'dlib: r true/shuf/gap':>22} {'ceil':>5} {'AE r':>5} {'miss':>5} | "
+        f"{'mediapipe: r true/shuf/gap':>27} {'ceil':>5} {'AE r':>5} {'miss':>5} | {'AE dB':>6} "
+        f"{'ID sp/tail':>10} {'PSNR sp/tail':>12}"
     )
     lines = [head, "-" * len(head)]
 
     def meter_cells(m: dict | None, width: int) -> str:
         if m is None:
-            return f"{'not run':>{width}} {'':>5} {'':>5}"
+            return f"{'not run':>{width}} {'':>5} {'':>5} {'':>5}"
         trio = f"{f(m['r_true'])}/{f(m['r_shuffled'])}/{f(m['gap'])}"
-        return f"{trio:>{width}} {f(m['ceiling']):>5} {m['misses']:>5}"
+        return f"{trio:>{width}} {f(m['ceiling']):>5} {f(m.get('ae_r')):>5} {m['misses']:>5}"
 
     def row(meters: dict, p: dict) -> str:
         identity = f"{f(p['id_speech'])}/{f(p['id_tail'])}"
@@ -389,6 +403,10 @@ def format_report(report: dict) -> str:
         f"to the generated sharpness; gates use the meter with the higher mean ceiling: {gate}. "
         f"worst portrait ({gate}): {o['worst_portrait']} r {f(o['meters'][gate]['worst_r_true'])}, worst gap "
         f"{f(o['meters'][gate]['worst_gap'])}"
+    )
+    lines.append(
+        "AE r: the meter's r on the auto-encoder's rendering of the true motion (each true frame's motion "
+        "transferred onto frame 0): the lip sync this renderer can show when the motion is right"
     )
     lines.append(
         "miss: generated frames without a detection (skipped). ID: dlib face-recognition cosine to the "

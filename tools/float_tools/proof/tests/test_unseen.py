@@ -8,11 +8,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+from float_pipeline import Pipeline, load_bundle
+from float_pipeline.testing import build_random_bundle
 from float_tools.proof.identity import FaceEmbedder
 from float_tools.proof.meters import MediaPipeMeter, mp_meter_python
-from float_tools.proof.unseen import UnseenGates, blur, format_report, matched_sigma, sharpness, summarise
+from float_tools.proof.unseen import (
+    UnseenGates,
+    blur,
+    format_report,
+    matched_sigma,
+    sharpness,
+    summarise,
+    transferred,
+)
 from float_tools.proof.unseen_set import cut_face, load_set
 
 FACE = Path(__file__).parent / "fixtures" / "grace_hopper_face.jpg"
@@ -33,6 +44,7 @@ def _portrait(r_dlib: float, r_mp: float, ceil_dlib: float, ceil_mp: float) -> d
             "r_shuffled": 0.1,
             "gap": r - 0.1,
             "ceiling": ceiling,
+            "ae_r": r + 0.25,
             "misses": 1,
             "frames": 100,
         }
@@ -54,6 +66,7 @@ def test_gates_use_the_meter_with_the_higher_ceiling() -> None:
     assert overall["gate_meter"] == "mediapipe" and overall["worst_portrait"] == "b"
     assert overall["meters"]["mediapipe"]["r_true"] == pytest.approx(0.625)
     assert overall["meters"]["dlib"]["misses"] == 2
+    assert overall["meters"]["dlib"]["ae_r"] == pytest.approx(0.5)
     assert overall["passed"] == {
         "mean r_true >= 0.6": True,
         "every portrait r_true >= 0.5": True,
@@ -73,7 +86,27 @@ def test_the_report_table_shows_both_meters() -> None:
     table = format_report(report)
     assert "0.20/0.10/0.10" in table and "0.70/0.10/0.60" in table and "0.90" in table
     assert "mediapipe. worst portrait (mediapipe): b r 0.55" in table
+    # the auto-encoder's r sits after each meter's ceiling: dlib 0.45 for a, mediapipe 0.80 for b
+    assert re.search(r"0\.20/0\.10/0\.10\s+0\.50\s+0\.45\s+1 \|", table)
+    assert re.search(r"0\.55/0\.10/0\.45\s+0\.80\s+0\.80\s+1 \|", table)
     assert "PASS  mean r_true >= 0.6" in table
+
+
+def test_transferred_renders_each_frame_from_frame_0_with_that_frames_motion(tmp_path: Path) -> None:
+    pipe = Pipeline(load_bundle(build_random_bundle(tmp_path / "bundle", randomize_zero_init=True)))
+    size = pipe.bundle.resolution
+    crops = np.random.default_rng(0).integers(0, 256, (5, size, size, 3), dtype=np.uint8)
+    with torch.no_grad():
+        rendered = transferred(pipe, crops)
+        reordered = transferred(pipe, crops[[0, 3, 2, 1, 4]])
+        changed = crops.copy()
+        changed[2] = 255 - changed[2]
+        one_changed = transferred(pipe, changed)
+    assert rendered.shape == crops.shape and rendered.dtype == np.uint8
+    # frame k's motion drives output k, frame 0 gives the appearance to all
+    assert np.array_equal(reordered[1], rendered[3]) and np.array_equal(reordered[3], rendered[1])
+    same = [k for k in range(5) if np.array_equal(one_changed[k], rendered[k])]
+    assert same == [0, 1, 3, 4]
 
 
 def test_the_unseen_set_is_documented_with_sources_and_licences() -> None:
