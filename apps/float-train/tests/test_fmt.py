@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+from float_motion_ae import MotionAutoEncoder
 from float_pipeline import load_bundle
 from float_train.cli import app
 from float_train.config import ConfigError, load_config
@@ -97,6 +98,36 @@ def test_export_writes_the_configured_generation_defaults_and_card(fmt_config, t
     assert missing.exit_code == 2 and "no.md does not exist" in missing.output
     with pytest.raises(ConfigError, match="nfe must be even"):
         load_config(fmt_config(tmp_path / "odd", sample={"nfe": 3, "method": "midpoint"}), "fmt")
+
+
+def test_export_ships_a_renderer_fine_tuned_after_stage_2_only_if_its_latents_are_the_runs(
+    fmt_config, tmp_path: Path
+) -> None:
+    run = tmp_path / "fmt"
+    FMTTrainer(load_config(fmt_config(run, train={"steps": 2}), "fmt"), show_progress=False).run()
+    trained = MotionAutoEncoder.from_pretrained(str(run / "motion_ae"))
+    probe = MotionAutoEncoder(trained.config)
+    probe.freeze_motion()
+    decoder = next(n for n, p in probe.named_parameters() if p.requires_grad and n.startswith("dec."))
+    encoder = next(n for n, p in probe.named_parameters() if not p.requires_grad)
+    with torch.no_grad():
+        dict(trained.named_parameters())[decoder].add_(0.5)
+    trained.save_pretrained(tmp_path / "renderer")
+    out = tmp_path / "bundle"
+    done = runner.invoke(app, ["export", str(run), str(out), "--renderer", str(tmp_path / "renderer")])
+    assert done.exit_code == 0, done.output
+    shipped = dict(load_bundle(out).motion_ae.named_parameters())
+    assert torch.equal(shipped[decoder], dict(trained.named_parameters())[decoder])
+    assert "renderer from renderer" in load_bundle(out).manifest.description
+    # an encoder that moved would feed the flow latents it never learned: refused, naming the tensor
+    with torch.no_grad():
+        dict(trained.named_parameters())[encoder].add_(0.5)
+    trained.save_pretrained(tmp_path / "moved")
+    refused = runner.invoke(
+        app, ["export", str(run), str(tmp_path / "b2"), "--renderer", str(tmp_path / "moved")]
+    )
+    assert refused.exit_code == 2 and "motion-basis tensors differ" in refused.output
+    assert encoder in refused.output and not (tmp_path / "b2").exists()
 
 
 def test_the_cache_batch_size_is_part_of_the_cache_fingerprint(tmp_path: Path) -> None:

@@ -101,12 +101,20 @@ def export(
         Path | None,
         typer.Option("--card", help="Markdown model card to store as README.md (default: one generated)."),
     ] = None,
+    renderer: Annotated[
+        Path | None,
+        typer.Option(
+            "--renderer",
+            help="Ship this auto-encoder instead of the run's: a `trainable: decoder` fine-tune of it "
+            "(stage-1 run dir or model folder; its encoder and motion basis must be the run's).",
+        ),
+    ] = None,
 ) -> None:
     """Write the inference bundle (auto-encoder, transformer, audio projection, configs, model card)."""
     from float_train.export import export_bundle
 
     try:
-        path = export_bundle(run_dir, out_dir, overwrite=overwrite, use_ema=ema, card=card)
+        path = export_bundle(run_dir, out_dir, overwrite=overwrite, use_ema=ema, card=card, renderer=renderer)
     except ConfigError as error:
         _fail(str(error))
         return

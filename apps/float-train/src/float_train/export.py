@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 import yaml
 
 from float_audio import AudioProjection
@@ -16,12 +17,12 @@ from float_train.checkpoint import latest_checkpoint
 from float_train.config import ConfigError, FMTStageConfig, validate_config
 from float_train.fmt import AE_COPY
 from float_train.metrics import MetricsLog
-from float_train.models import FlowTrainModule, apply_ema
+from float_train.models import FlowTrainModule, apply_ema, load_motion_ae
 
 NOT_RUN = ("fixed", "mix")
 """Predictors that give the same vector for every clip: the bundle stores none (its default emotion rules)."""
 
-__all__ = ["export_bundle", "model_card"]
+__all__ = ["export_bundle", "model_card", "with_renderer"]
 
 
 def _read_run(run_dir: Path) -> FMTStageConfig:
@@ -46,6 +47,35 @@ def _motion_ae_origin(run_dir: Path) -> list[str]:
     if not record.is_file():
         return []
     return [f"  (frozen during stage 2; loaded from `{record.read_text().strip()}`)"]
+
+
+def with_renderer(run_ae: MotionAutoEncoder, path: Path, run_dir: Path) -> MotionAutoEncoder:
+    """The auto-encoder at ``path`` (a stage-1 run dir or a model folder), checked to be a renderer
+    fine-tune of ``run_ae``: the same config, encoder and motion basis (what ``freeze_motion`` freezes), so
+    every motion latent the stage-2 run learned from means the same to it; only its renderer differs.
+
+    Raises:
+        ConfigError: not a model, another config, or an encoder / motion basis that changed.
+    """
+    renderer, origin = load_motion_ae(path)
+    if renderer.config != run_ae.config:
+        raise ConfigError(
+            f"--renderer {origin}: its config differs from the auto-encoder {run_dir} was trained on; "
+            "fine-tune that auto-encoder with `trainable: decoder` (init_from its stage-1 run)"
+        )
+    probe = MotionAutoEncoder(run_ae.config)
+    probe.freeze_motion()
+    frozen = [name for name, p in probe.named_parameters() if not p.requires_grad]
+    ours, theirs = dict(run_ae.named_parameters()), dict(renderer.named_parameters())
+    changed = [name for name in frozen if not torch.equal(ours[name], theirs[name])]
+    if changed:
+        raise ConfigError(
+            f"--renderer {origin}: {len(changed)} encoder / motion-basis tensors differ from the "
+            f"auto-encoder {run_dir} was trained on (e.g. {changed[0]}), so its motion latents are not the "
+            "ones the flow learned; only a `trainable: decoder` fine-tune of that auto-encoder can replace "
+            "its renderer (or train stage 2 again on this one)"
+        )
+    return renderer.eval()
 
 
 def model_card(
@@ -118,11 +148,19 @@ def model_card(
 
 
 def export_bundle(
-    run_dir: Path, out_dir: Path, overwrite: bool = False, use_ema: bool = True, card: Path | None = None
+    run_dir: Path,
+    out_dir: Path,
+    overwrite: bool = False,
+    use_ema: bool = True,
+    card: Path | None = None,
+    renderer: Path | None = None,
 ) -> Path:
     """Write the bundle of a stage-2 run (newest complete checkpoint; EMA weights when present).
 
-    ``card``: a markdown file stored as the bundle's README.md instead of the generated model card."""
+    ``card``: a markdown file stored as the bundle's README.md instead of the generated model card.
+    ``renderer``: an auto-encoder fine-tuned after stage 2 with ``trainable: decoder`` (a stage-1 run dir or
+    a model folder) to ship instead of the run's own; :func:`with_renderer` checks that its motion latents
+    are the run's."""
     try:  # first: --overwrite replaces a bundle, never another folder, and a refusal costs nothing
         check_bundle_target(out_dir, overwrite=overwrite)
     except FileExistsError as error:
@@ -136,6 +174,8 @@ def export_bundle(
     if not (run_dir / AE_COPY / "model.safetensors").is_file():
         raise ConfigError(f"{run_dir / AE_COPY} is missing: the run dir is incomplete")
     ae = MotionAutoEncoder.from_pretrained(str(run_dir / AE_COPY))
+    if renderer is not None:
+        ae = with_renderer(ae, renderer, run_dir)
     flow = FlowMatchingTransformer.from_pretrained(str(checkpoint / "flow"))
     projection = AudioProjection.from_pretrained(str(checkpoint / "audio_projection"))
     weights = "raw"
@@ -160,9 +200,14 @@ def export_bundle(
             **config.export.model_dump(),
         ),
         license="apache-2.0",
-        description=f"float-train export of {run_dir.name} at step {step}",
+        description=f"float-train export of {run_dir.name} at step {step}"
+        + ("" if renderer is None else f", renderer from {renderer.name}"),
     )
     text = card.read_text() if card is not None else model_card(config, ae, flow, step, run_dir, weights)
+    if card is None and renderer is not None:
+        text += (
+            f"\nThe auto-encoder's renderer was fine-tuned after stage 2 (`{renderer}`, encoder unchanged).\n"
+        )
     return save_bundle(
         out_dir,
         manifest=manifest,
