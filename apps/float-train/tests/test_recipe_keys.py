@@ -246,3 +246,44 @@ def test_the_committed_demo_configs_validate(
     assert guard_action(0.45, 0.24, cfg.guard, restarts=0, deferrals=2) == "pass"
     assert guard_action(-0.10, -0.20, cfg.guard, restarts=0, deferrals=0) == "restart"
     assert guard_action(0.20, -0.10, cfg.guard, restarts=0, deferrals=2) == "restart"
+
+
+def test_the_pool_recipe_configs_validate_and_chain(
+    prepared_dir: Path, ae_run: Path, tmp_path: Path, monkeypatch
+) -> None:
+    # the embedded bundle's recipe (docs/proof.md): five stage-1 steps from the demo's auto-encoder, each
+    # starting where the one before stopped; stage 2 on step 3's rescaled latents; steps 4 and 5 train only
+    # the renderer, so those latents stay valid and the bundle ships step 5's renderer with stage 2's flow
+    configs = Path(__file__).parents[1] / "configs"
+    (tmp_path / "prepared").mkdir()
+    for name in ("pool", "pool_all", "pool_val", "train", "train_extra", "val"):
+        (tmp_path / "prepared" / name).symlink_to(prepared_dir)
+    (tmp_path / "runs").mkdir()
+    for name in ("pool_ae_decoder", "pool_ae_renderer", "pool_ae", "pool_ae_mixed", "ae"):
+        (tmp_path / "runs" / name).symlink_to(ae_run)
+    (tmp_path / "demo_motion_ae").symlink_to(ae_run)
+    monkeypatch.chdir(tmp_path)
+    parts = ("-decoder", "-renderer", "", "-mixed", "-mixed2")
+    steps = [load_config(configs / f"demo-pool-ae{part}.yaml", "ae") for part in parts]
+    fmt = load_config(configs / "demo-pool-fmt.yaml", "fmt")
+    demo_ae = load_config(configs / "demo-ae.yaml", "ae")
+    demo_fmt = load_config(configs / "demo-fmt.yaml", "fmt")
+    assert all(isinstance(step, AEStageConfig) for step in steps) and isinstance(fmt, FMTStageConfig)
+    assert isinstance(demo_ae, AEStageConfig) and isinstance(demo_fmt, FMTStageConfig)
+    assert steps[0].init_from == Path("demo_motion_ae")
+    for before, after in itertools.pairwise(steps):
+        assert after.init_from == before.run_dir
+    assert fmt.motion_ae == steps[2].run_dir
+    # the encoder and motion basis change in step 3 only, which rescales the latents once
+    assert [step.trainable for step in steps] == ["decoder", "decoder", "all", "decoder", "decoder"]
+    assert [step.coeff_std for step in steps] == [None, None, 1.0, None, None]
+    assert all(step.model == demo_ae.model and step.augment == demo_ae.augment for step in steps)
+    assert [step.loss.mouth_l1 for step in steps] == [2.0, 2.0, 4.0, 4.0, 4.0]
+    assert steps[0].data.root == Path("prepared/pool") and fmt.data.root == Path("prepared/pool_all")
+    assert all(step.data.root == fmt.data.root for step in steps[1:])
+    assert [len(step.data.extra_roots) for step in steps] == [0, 0, 0, 2, 2]
+    assert all(cfg.data.val_root == Path("prepared/pool_val") for cfg in (*steps, fmt))
+    # stage 2 is the demo's, longer: every other number the same
+    for section in ("model", "loss", "optim", "audio", "sample", "export"):
+        assert getattr(fmt, section) == getattr(demo_fmt, section), section
+    assert fmt.train.steps == 10000 and demo_fmt.train.steps == 3000
