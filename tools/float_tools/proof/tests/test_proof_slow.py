@@ -36,11 +36,12 @@ HELDOUT = {
     },
 }
 # Regression floors of the committed bundle's auto-encoder, about 1.5 dB under what it measured (prepared
-# crop: 30.18 / 21.83 dB; frame-0 crop: 27.66 / 22.32 dB).
-PSNR_FLOOR_DB = {"voice": 28.0, "unseen": 20.3}
-PIPELINE_CROP_PSNR_FLOOR_DB = {"voice": 26.0, "unseen": 20.5}
-# Each frame from itself: 41.45 / 35.57 dB measured.
-SELF_PSNR_FLOOR_DB = {"voice": 39.5, "unseen": 33.5}
+# crop: 28.02 / 23.43 dB; frame-0 crop: 25.77 / 23.57 dB), except the training identity's prepared crop, which
+# is held at the 28 dB gate (it measured 28.02 dB: 0.02 dB of margin, docs/proof.md).
+PSNR_FLOOR_DB = {"voice": 28.0, "unseen": 21.9}
+PIPELINE_CROP_PSNR_FLOOR_DB = {"voice": 24.3, "unseen": 22.0}
+# Each frame from itself: 41.28 / 35.48 dB measured.
+SELF_PSNR_FLOOR_DB = {"voice": 39.8, "unseen": 34.0}
 # The held-out sets whose AE PSNR is known to miss the 28 dB with the committed bundle.
 KNOWN_PSNR_SHORTFALL = {"unseen"}
 
