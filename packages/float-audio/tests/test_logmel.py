@@ -60,3 +60,26 @@ def test_bad_settings_and_input() -> None:
         LogMelFrameEncoder(f_min=100, f_max=9000)
     with pytest.raises(ValueError, match=r"\[B, N\]"):
         LogMelFrameEncoder().encode(torch.zeros(1, 0))
+
+
+def test_loud_reference_removes_what_a_clip_holds_constant(speech_wav) -> None:
+    """band_reference 'loud': a fixed spectral colouring (a speaker's envelope, a microphone) leaves the
+    features as they were; silence maps to the floor; the old fingerprint is kept for the default."""
+    clip = load_audio(speech_wav)
+    wave = clip.waveform[None]
+    # colour the clip by a fixed filter: a first-order high-pass boost (a brighter voice or microphone)
+    coloured = torch.cat([wave[:, :1], wave[:, 1:] - 0.9 * wave[:, :-1]], dim=1)
+    plain = LogMelFrameEncoder(n_mels=40)
+    relative = LogMelFrameEncoder(n_mels=40, band_reference="loud")
+    absolute_shift = (plain.encode(coloured) - plain.encode(wave)).abs()
+    relative_shift = (relative.encode(coloured) - relative.encode(wave)).abs()
+    loud_frames = plain.encode(wave)[0].exp().sum(-1) > 1e-2 * plain.encode(wave)[0].exp().sum(-1).max()
+    assert absolute_shift[0][loud_frames].median() > 1.0  # nepers: the colouring moves absolute levels
+    assert relative_shift[0][loud_frames].median() < 0.25 * absolute_shift[0][loud_frames].median()
+    features = relative.encode(torch.cat([wave, torch.zeros(1, 16000)], dim=1))[0]
+    assert (features > 1e-6).float().mean(0).max() <= 0.06  # each band is above its loud level 5% of the time
+    assert torch.allclose(features[-20:], torch.full_like(features[-20:], -11.5))  # 1 s of digital silence
+    assert plain.fingerprint() == LogMelFrameEncoder(n_mels=40, loud_quantile=0.5).fingerprint()
+    assert relative.fingerprint() != plain.fingerprint()
+    half = LogMelFrameEncoder(n_mels=40, band_reference="loud", loud_quantile=0.5)
+    assert relative.fingerprint() != half.fingerprint()

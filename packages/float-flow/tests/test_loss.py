@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 import torch
@@ -98,3 +99,24 @@ def test_flow_matching_loss_is_reproducible_and_trainable(
         generator=torch.Generator().manual_seed(3),
     )
     assert lam.total.item() == pytest.approx((lam.ot + 2.0 * lam.vel).item(), rel=1e-6)
+
+
+def test_a_source_referenced_model_regresses_motion_measured_from_the_source(
+    randomize: Callable, tiny_config: dict, make_cond: Callable[..., WindowConditions], tmp_path
+) -> None:
+    """motion_reference 'source' = the absolute loss on (motion - source, context - source); saved with it."""
+    absolute = randomize(FlowMatchingTransformer(**tiny_config))
+    relative = FlowMatchingTransformer(**tiny_config, motion_reference="source")
+    relative.load_state_dict(absolute.state_dict())
+    cond = make_cond(batch=4)
+    motion = torch.randn(4, 12, 8)
+    offset = cond.source[:, None]
+    moved = replace(cond, prev_motion=cond.prev_motion - offset)
+    got = flow_matching_loss(relative, motion, cond, generator=torch.Generator().manual_seed(5))
+    want = flow_matching_loss(absolute, motion - offset, moved, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(got.total, want.total)
+    plain = flow_matching_loss(absolute, motion, cond, generator=torch.Generator().manual_seed(5))
+    assert not torch.equal(plain.total, got.total)
+    relative.save_pretrained(tmp_path / "fmt")
+    assert FlowMatchingTransformer.from_pretrained(tmp_path / "fmt").config.motion_reference == "source"
+    assert absolute.config.motion_reference == "absolute"  # the default: official checkpoints load as before

@@ -139,7 +139,7 @@ def test_save_load_round_trip(
     tiny_model.save_pretrained(tmp_path / "fmt")
     assert (tmp_path / "fmt" / "model.safetensors").is_file()
     saved = json.loads((tmp_path / "fmt" / "config.json").read_text())
-    assert saved == {**tiny_config, "dim_pose": 0}
+    assert saved == {**tiny_config, "dim_pose": 0, "motion_reference": "absolute"}
     loaded = FlowMatchingTransformer.from_pretrained(tmp_path / "fmt").eval()
     assert loaded.config == tiny_model.config
     cond = make_cond()

@@ -294,3 +294,29 @@ def test_fix_noise_seed_repeats_the_same_noise_in_every_window(
     assert torch.equal(fixed[:, :12], fresh[:, :12]) and not torch.equal(fixed, fresh)
     with pytest.raises(ValueError, match="fix_noise_seed needs a seed"):
         generate(tiny_model, source, audio, emotion, sampler=FAST, fix_noise_seed=True)
+
+
+def test_a_source_referenced_model_samples_displacements_and_yields_latents(
+    randomize: Callable, tiny_config: dict
+) -> None:
+    """motion_reference 'source': the same weights sample the same displacement; the source is added back."""
+    absolute = randomize(FlowMatchingTransformer(**tiny_config))
+    relative = FlowMatchingTransformer(**tiny_config, motion_reference="source")
+    relative.load_state_dict(absolute.state_dict())
+    source, audio, emotion = clip(30)
+    kwargs = {"seed": 3, "sampler": FAST}
+    spy = Recorder(relative)
+    spy.motion_origin = relative.motion_origin  # type: ignore[method-assign]
+    moved = list(generate_windows(spy, source, audio, emotion, **kwargs))  # type: ignore[arg-type]
+    plain = list(generate_windows(absolute, source, audio, emotion, **kwargs))
+    for a, b in zip(moved, plain, strict=True):
+        torch.testing.assert_close(a.motion, b.motion + source[:, None])
+    # the second window's context is the first window's frames measured from the source
+    # (guidance batches three copies of the window; each holds the same context)
+    torch.testing.assert_close(spy.conds[FAST.nfe].prev_motion[:1], moved[0].motion[:, -4:] - source[:, None])
+    # first_context "source" is the source itself: a zero displacement
+    spy.conds.clear()
+    list(generate_windows(spy, source, audio, emotion, first_context="source", **kwargs))  # type: ignore[arg-type]
+    assert torch.count_nonzero(spy.conds[0].prev_motion) == 0
+    assert relative.motion_origin(source).shape == (1, 1, 8)
+    assert torch.count_nonzero(absolute.motion_origin(source)) == 0

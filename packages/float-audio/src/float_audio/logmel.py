@@ -7,12 +7,20 @@ the projection does over wav2vec2 layers.
 
 Frame ``t`` is the spectrum of a Hann window centred on sample ``t x 640`` (``t / 25`` s), so features and
 video frames share one clock. The output has ``T = ceil(N / 640)`` frames (the 25 fps rule).
+
+``band_reference="loud"`` makes the features relative to the clip itself: each mel band's level minus that
+band's loud level over the clip (its ``loud_quantile`` over frames), floored ``dynamic_range`` below it. It
+takes out what stays constant over a clip (the speaker's long-term spectral envelope, the microphone's
+colouring, the gain) and keeps what changes with articulation, as cepstral mean normalisation does in speech
+recognition; a quantile rather than a mean, so a clip's share of silence does not move the reference.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -32,6 +40,11 @@ class LogMelFrameEncoderConfig(BaseModel):
         f_min, f_max: band edges in Hz.
         floor: power floor before the logarithm (silence maps to ``log(floor)``).
         normalize: scale each waveform to unit peak first, so features do not depend on recording gain.
+        band_reference: ``"none"``: absolute log power; ``"loud"``: each band relative to its loud level over
+            the clip (speaker and channel normalisation, see the module docstring).
+        loud_quantile: with ``"loud"``, the quantile over a clip's frames that is a band's loud level.
+        dynamic_range: with ``"loud"``, the floor below the loud level in nepers of power (11.5 = 50 dB):
+            silence and a recording's noise floor map alike to ``-dynamic_range``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -42,6 +55,9 @@ class LogMelFrameEncoderConfig(BaseModel):
     f_max: float = Field(8000.0, gt=0)
     floor: float = Field(1e-6, gt=0)
     normalize: bool = True
+    band_reference: Literal["none", "loud"] = "none"
+    loud_quantile: float = Field(0.95, gt=0, le=1)
+    dynamic_range: float = Field(11.5, gt=0)
 
     @model_validator(mode="after")
     def _check_bands(self) -> LogMelFrameEncoderConfig:
@@ -102,7 +118,12 @@ class LogMelFrameEncoder(nn.Module):
 
     def fingerprint(self) -> str:
         """sha256 of the encoder name and its settings (there are no weights)."""
-        payload = {"encoder": "LogMelFrameEncoder", "settings": self.config.model_dump()}
+        settings = self.config.model_dump()
+        if self.config.band_reference == "none":
+            # settings that only "loud" reads stay out, so earlier fingerprints (bundles, caches) still hold
+            for key in ("band_reference", "loud_quantile", "dynamic_range"):
+                settings.pop(key)
+        payload = {"encoder": "LogMelFrameEncoder", "settings": settings}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def forward(self, waveform: torch.Tensor, num_frames: int | None = None) -> torch.Tensor:
@@ -141,8 +162,22 @@ class LogMelFrameEncoder(nn.Module):
         )
         power = spectrum.real.square() + spectrum.imag.square()  # [B, F, frames']
         mel = torch.einsum("bft,fm->btm", power, self.filters)
-        features = torch.log(mel + self.config.floor)
+        features = torch.log(mel + self.config.floor)  # [B, frames', n_mels]
+        if self.config.band_reference == "loud":
+            features = self._relative_to_loud_level(features)
         have = features.shape[1]
         if have >= frames:
             return features[:, :frames].contiguous()
         return torch.cat([features, features[:, -1:].expand(-1, frames - have, -1)], dim=1)
+
+    def _relative_to_loud_level(self, features: torch.Tensor) -> torch.Tensor:
+        """``[B, T, n_mels]`` log power -> the same minus each band's loud level, floored at -dynamic_range.
+
+        The loud level is read over the whole clip, so the features of a frame depend on the clip it is in:
+        encode a recording in one call (this encoder holds one STFT of the clip, fine for hours).
+        """
+        # the k-th smallest, not torch.quantile: that one refuses inputs over 2^24 values (a few hours)
+        count = features.shape[1]
+        k = min(count, max(1, math.ceil(self.config.loud_quantile * count)))
+        loud = features.kthvalue(k, dim=1, keepdim=True).values  # [B, 1, n_mels]
+        return torch.clamp(features - loud, min=-self.config.dynamic_range)

@@ -35,6 +35,12 @@ class TransformerConfig(BaseModel):
     dim_emotion: int = Field(7, gt=0, description="emotion vector width (7 classes)")
     dim_pose: int = Field(0, ge=0, description="head-pose width (0 = no pose branch, paper: 6)")
     freq_dim: int = Field(256, gt=0, description="sinusoidal width of the flow-time embedding (even)")
+    motion_reference: Literal["absolute", "source"] = Field(
+        "absolute",
+        description="what the motion tokens hold: 'absolute' latents (official), or 'source': latents minus "
+        "the source motion, so the model generates a displacement from the portrait's own motion and an "
+        "unfamiliar portrait's rest state is its own, not one learnt from the training faces",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TransformerConfig:

@@ -108,13 +108,20 @@ def flow_matching_loss(
     """One training loss evaluation: sample t and noise, build x_t, drop conditions, regress the velocity.
 
     Args:
-        model: a :class:`~float_flow.FlowMatchingTransformer` (any ``model(x, t, cond) -> v``).
+        model: a :class:`~float_flow.FlowMatchingTransformer` (any ``model(x, t, cond) -> v``); its
+            ``motion_origin(source)`` is subtracted from ``motion`` and the context first, when it has one.
         motion: [B, N, d] ground-truth current latents x_1 (the clean context is ``cond.prev_motion``).
         cond: the window's conditions (clean, before dropout).
         config: lambda_vel and dropout probabilities (paper defaults).
         generator: source of t, noise and dropout draws (seed it for reproducible steps).
     """
     config = config or LossConfig()
+    origin = getattr(model, "motion_origin", None)
+    if origin is not None:
+        # motion_reference "source": the model regresses motion measured from the source, context included
+        offset = origin(cond.source)
+        motion = motion - offset
+        cond = replace(cond, prev_motion=cond.prev_motion - offset)
     B = motion.shape[0]
     t = sample_time(B, generator=generator, device=motion.device)
     x0 = sample_noise(tuple(motion.shape), generator=generator, device=motion.device, dtype=motion.dtype)

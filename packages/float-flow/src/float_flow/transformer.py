@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import cast
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -188,6 +188,7 @@ class FlowMatchingTransformer(nn.Module, PyTorchModelHubMixin):
         dim_emotion: int = 7,
         dim_pose: int = 0,
         freq_dim: int = 256,
+        motion_reference: Literal["absolute", "source"] = "absolute",
     ) -> None:
         super().__init__()
         self.config = TransformerConfig(
@@ -203,6 +204,7 @@ class FlowMatchingTransformer(nn.Module, PyTorchModelHubMixin):
             dim_emotion=dim_emotion,
             dim_pose=dim_pose,
             freq_dim=freq_dim,
+            motion_reference=motion_reference,
         )
         cfg = self.config
         self.x_embedder = PatchEmbed(dim_motion, dim_hidden)
@@ -221,6 +223,16 @@ class FlowMatchingTransformer(nn.Module, PyTorchModelHubMixin):
         # Not saved (persistent=False): it is a pure function of the config, rebuilt on load.
         self.register_buffer("alignment_mask", band_mask(cfg.num_tokens, attention_window), persistent=False)
         self.reset_parameters()
+
+    def motion_origin(self, source: Tensor) -> Tensor:
+        """[B, d] source motion -> [B, 1, d]: what the model's tokens are measured from.
+
+        Zeros for ``motion_reference="absolute"``; the source motion for ``"source"``. Training subtracts it
+        from the target and context latents, sampling adds it back to every generated frame.
+        """
+        if self.config.motion_reference == "source":
+            return source[:, None]
+        return torch.zeros_like(source[:, None])
 
     def reset_parameters(self) -> None:
         """DiT initialisation: xavier linears, zero biases, N(0, 0.02) time MLP, zero AdaLN and output."""

@@ -13,6 +13,9 @@ Deliberate choices against the official release (see docs/float-flow.md):
 - the first window's context is selectable: ``"zeros"`` (official) or ``"source"`` (the source motion
   repeated, which continues the portrait's own pose);
 - optional linear cross-fade of ``crossfade`` overlapping frames at each seam (off by default, official).
+
+A model built with ``motion_reference="source"`` samples motion measured from the source: its contexts stay
+in that frame and the source is added back to every yielded frame, so callers always receive latents.
 """
 
 from __future__ import annotations
@@ -159,8 +162,11 @@ def generate_windows(
 
     B = source.shape[0]
     stride = L - crossfade
+    # the model's tokens are measured from origin (zeros, or the source for motion_reference "source")
+    origin_of = getattr(model, "motion_origin", None)  # a wrapper without it is an absolute model
+    origin = source.new_zeros(B, 1, cfg.dim_motion) if origin_of is None else origin_of(source)  # [B, 1, d]
     if first_context == "source":
-        prev_motion = source[:, None].expand(-1, P, -1).clone()
+        prev_motion = (source[:, None] - origin).expand(-1, P, -1).clone()
     else:
         prev_motion = source.new_zeros(B, P, cfg.dim_motion)
     prev_audio = audio.new_zeros(B, P, audio.shape[2])
@@ -197,7 +203,7 @@ def generate_windows(
             out = torch.cat([head, raw[:, crossfade:]], dim=1)
         last = w == num_windows - 1
         keep = min(L if last else stride, T - start)
-        yield MotionWindow(index=w, start=start, motion=out[:, :keep])
+        yield MotionWindow(index=w, start=start, motion=out[:, :keep] + origin)
         if last:
             break
         tail = raw[:, stride:] if crossfade > 0 else None
