@@ -284,6 +284,9 @@ def test_the_pool_recipe_configs_validate_and_chain(
     assert [len(step.data.extra_roots) for step in steps] == [0, 0, 0, 2, 2]
     assert all(cfg.data.val_root == Path("prepared/pool_val") for cfg in (*steps, fmt))
     # stage 2 is the demo's, longer: every other number the same
-    for section in ("model", "loss", "optim", "audio", "sample", "export"):
+    for section in ("loss", "optim", "audio", "sample", "export"):
         assert getattr(fmt, section) == getattr(demo_fmt, section), section
+    # the demo's model with its motion measured from the source, trained 10000 steps instead of 3000
+    assert fmt.model == demo_fmt.model.model_copy(update={"motion_reference": "source"})
+    assert demo_fmt.model.motion_reference == "absolute"
     assert fmt.train.steps == 10000 and demo_fmt.train.steps == 3000
