@@ -38,8 +38,8 @@ class TransformerConfig(BaseModel):
     motion_reference: Literal["absolute", "source"] = Field(
         "absolute",
         description="what the motion tokens hold: 'absolute' latents (official), or 'source': latents minus "
-        "the source motion, so the model generates a displacement from the portrait's own motion and an "
-        "unfamiliar portrait's rest state is its own, not one learnt from the training faces",
+        "the source motion, so the model generates a displacement from the portrait's own motion, a target "
+        "that does not carry each face's own offset in latent space",
     )
 
     @model_validator(mode="after")
