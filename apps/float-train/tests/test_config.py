@@ -173,6 +173,9 @@ def test_sampling_modes_belong_to_their_stage(prepared_dir: Path, ae_run: Path, 
         ae(pair_sampling="video", max_gap=4)
     with pytest.raises(ConfigError, match="window_stride belongs to window_sampling 'grid'"):
         fmt(window_sampling="random", window_stride=1)
+    fmt(window_sampling="random", source_frame="first")
+    with pytest.raises(ConfigError, match="source_frame belongs to window_sampling 'random'"):
+        fmt(source_frame="first")
     with pytest.raises(ConfigError, match=r"data\.window_sampling is a stage-2 setting"):
         ae(window_sampling="random")
     with pytest.raises(ConfigError, match=r"data\.pair_sampling is a stage-1 setting"):

@@ -2,14 +2,16 @@
 
 The demo bundle's recipe draws each training window as: a clip uniformly among those at least one window
 long, a start uniformly, and the source (reference) motion as a uniform frame of the whole clip (any frame
-can be the portrait at inference), from the generator that then draws the loss's t, noise and condition
-dropout. The cached tensors of the demo corpus are a few MB, so they are read once.
+can be the portrait at inference; ``data.source_frame: first`` takes the clip's first frame instead), from
+the generator that then draws the loss's t, noise and condition dropout. The cached tensors of the demo
+corpus are a few MB, so they are read once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 from safetensors import safe_open
@@ -27,9 +29,16 @@ class ClipTensors:
     audio: list[torch.Tensor]
     emotion: list[torch.Tensor]
 
-    def draw_windows(self, count: int, size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    def draw_windows(
+        self,
+        count: int,
+        size: int,
+        generator: torch.Generator,
+        source_frame: Literal["any", "first"] = "any",
+    ) -> dict[str, torch.Tensor]:
         """``count`` random windows of ``size`` frames: ``motion`` [B, size, d], ``audio`` [B, size, A],
-        ``emotion`` [B, 7] and ``source`` [B, d] (a uniform frame of the window's whole clip).
+        ``emotion`` [B, 7] and ``source`` [B, d]: a uniform frame of the window's whole clip
+        (``source_frame`` 'any') or the clip's first frame ('first'; one draw fewer per window).
 
         Raises:
             ValueError: no clip has ``size`` frames.
@@ -46,7 +55,10 @@ class ClipTensors:
             motion.append(self.motion[i][start : start + size])
             audio.append(self.audio[i][start : start + size])
             emotion.append(self.emotion[i])
-            source.append(self.motion[i][int(torch.randint(n, (1,), generator=generator, device=device))])
+            if source_frame == "first":
+                source.append(self.motion[i][0])
+            else:
+                source.append(self.motion[i][int(torch.randint(n, (1,), generator=generator, device=device))])
         return {
             "motion": torch.stack(motion),
             "audio": torch.stack(audio),

@@ -89,6 +89,13 @@ class DataConfig(_Strict):
     window_stride: int | None = Field(
         None, gt=0, description="stage 2: frames between window starts (None: the window length L)"
     )
+    source_frame: Literal["any", "first"] = Field(
+        "any",
+        description="stage 2, window_sampling 'random': the source motion of each window: 'any': a uniform "
+        "frame of its whole clip (any frame can be the portrait); 'first': the clip's first frame (a "
+        "still portrait at rest, as the corpus clips start in silence: the model then never has to read "
+        "from a new face's latent how far its mouth is open)",
+    )
 
     extra_roots: list[Path] = Field(
         default_factory=list,
@@ -149,6 +156,10 @@ class DataConfig(_Strict):
             )
         if self.window_sampling == "random" and self.window_stride is not None:
             raise ValueError("window_stride belongs to window_sampling 'grid'; 'random' draws every start")
+        if self.window_sampling != "random" and self.source_frame != "any":
+            raise ValueError(
+                "source_frame belongs to window_sampling 'random'; 'grid' draws the source from the window"
+            )
         if not self.streaming and (self.shards_url is not None or self.storage_options):
             raise ValueError("shards_url and storage_options are read in streaming mode: set streaming: true")
         if self.streaming and self.pair_sampling == "video":

@@ -233,7 +233,9 @@ class FMTTrainer(Trainer):
         size = cfg.model.num_prev_frames + cfg.model.num_frames
         accum = self.config.train.grad_accum_steps  # micro-batches per step
         for _ in range(start * accum, cfg.train.steps * accum):
-            yield clips.draw_windows(cfg.train.batch_size, size, self.generators["loss"])
+            yield clips.draw_windows(
+                cfg.train.batch_size, size, self.generators["loss"], cfg.data.source_frame
+            )
 
     # ------------------------------------------------------------------------------------ models
     def build(self) -> None:
