@@ -13,7 +13,8 @@ Then, for the first four clips of each CORPUS: the true motion (every frame enco
 auto-encoder, cropped as float-generate crops the portrait) and the motion the bundle's flow generates from
 the clip's frame 0 and audio (the bundle's sampling defaults, seed 0). Printed per corpus: r of each along
 ``u`` with the mouth track, their spread along ``u``, and how far the generated clip's mean latent sits from
-the true clip's mean, in units of the true motion's per-dimension spread.
+the true clip's mean, in units of the true motion's per-dimension spread, and how far along ``u`` alone
+(signed, in units of the true spread along ``u``: where the generated mouth rests against the true one).
 """
 
 from __future__ import annotations
@@ -115,12 +116,14 @@ def main() -> None:
                     along_true.std(),
                     along_generated.std(),
                     offset,
+                    (along_generated.mean() - along_true.mean()) / along_true.std(),
                 )
             )
-        r_true, r_gen, spread_true, spread_gen, offset = np.mean(rows, axis=0)
+        r_true, r_gen, spread_true, spread_gen, offset, offset_u = np.mean(rows, axis=0)
         print(
             f"{corpus.name:20s} r along u: true {r_true:.2f}, generated {r_gen:.2f}; spread along u: true "
-            f"{spread_true:.2f}, generated {spread_gen:.2f}; mean offset {offset:.2f} spreads"
+            f"{spread_true:.2f}, generated {spread_gen:.2f}; mean offset {offset:.2f} spreads "
+            f"(along u: {offset_u:+.2f} true spreads along u)"
         )
 
 
