@@ -290,3 +290,7 @@ def test_the_pool_recipe_configs_validate_and_chain(
     assert fmt.model == demo_fmt.model.model_copy(update={"motion_reference": "source"})
     assert demo_fmt.model.motion_reference == "absolute"
     assert fmt.train.steps == 10000 and demo_fmt.train.steps == 3000
+    # every window's source is its clip's first frame (a face at rest), the demo drew any frame; seed 1 of two
+    assert fmt.data.source_frame == "first" and demo_fmt.data.source_frame == "any"
+    assert fmt.data.window_sampling == demo_fmt.data.window_sampling == "random"
+    assert fmt.train.seed == 1 and demo_fmt.train.seed == 0
