@@ -48,13 +48,20 @@ def test_frame_source_batches_equal_the_decoded_video(folders: tuple[Path, Path,
         assert source.num_frames == expected.shape[0] == FrameSource(path).count()
 
 
-def test_mfcc_in_chunks_is_python_speech_features_bit_for_bit() -> None:
+def test_mfcc_in_chunks_is_python_speech_features_to_the_last_rounding() -> None:
     rng = np.random.default_rng(0)
     for samples in (200, 400, 401, 16000 * 3 + 77, 16000 * 21 + 5):
         audio = (rng.normal(size=samples) * 4000).astype(np.int16)
         ref = python_speech_features.mfcc(audio, 16000).T
         for chunk in (1, 300, 333, 6000):  # 1 is raised to 256; 333 leaves a 2-window remainder at 21 s
-            np.testing.assert_array_equal(mfcc(audio, chunk_steps=chunk), ref)
+            got = mfcc(audio, chunk_steps=chunk)
+            if ref.shape[1] <= max(chunk, 256):  # one call, as the reference makes: the same bits
+                np.testing.assert_array_equal(got, ref)
+            else:
+                # OpenBLAS's filterbank product rounds a row's last bit by where the row falls in the matrix
+                # (kernel tails, the thread split), so chunks agree with one whole call to float64 rounding
+                # (seen: 5.5e-14 on coefficients up to 40), as two whole calls on two machines do
+                np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
 
 
 class _ConvSync(torch.nn.Module):
